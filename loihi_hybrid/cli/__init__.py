@@ -1,0 +1,1 @@
+"""Command-line entry points (argument parsing only; the work is done in the package)."""

@@ -1,0 +1,20 @@
+"""Shared CLI plumbing: one clear line and exit code 2 for bad input, 130 for Ctrl-C."""
+from __future__ import annotations
+
+import sys
+import warnings
+from typing import Callable
+
+from ..errors import InputError
+
+
+def run_cli(main: Callable[[], int], interrupted_hint: Callable[[], str] = lambda: "") -> int:
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    try:
+        return main()
+    except InputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"\ninterrupted. {interrupted_hint()}".rstrip(), file=sys.stderr)
+        return 130

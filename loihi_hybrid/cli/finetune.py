@@ -1,0 +1,88 @@
+"""``finetune.py locnet|cae``: ANN -> converted SNN -> hybrid SNN on the same weights, with a results table."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from ..config import TASKS, config_from_dict, load_config
+from ..errors import InputError
+from .common import run_cli
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="finetune.py", description=__doc__)
+    p.add_argument("network", help="locnet (box regression) or cae (segmentation)")
+    p.add_argument("--data", help="data folder (Caltech airplanes / hippocampus NIfTI); default: synthetic")
+    p.add_argument("--config", help="JSON file merged over the packaged defaults")
+    p.add_argument("--out", help="output folder (default runs/<network>-<timestamp>)")
+    p.add_argument("--steps", type=int, help="time steps T per sample")
+    p.add_argument("--epochs-ann", type=int)
+    p.add_argument("--epochs-hybrid", type=int)
+    p.add_argument("--method", choices=["hybrid", "bptt"], help="fine-tuning method (default hybrid)")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    return p.parse_args(argv)
+
+
+def _overrides(a: argparse.Namespace) -> dict:
+    o: dict = {}
+    if a.steps is not None:
+        o["steps"] = a.steps
+    if a.seed is not None:
+        o["seed"] = a.seed
+    train = {k: v for k, v in (("epochs_ann", a.epochs_ann), ("epochs_hybrid", a.epochs_hybrid),
+                               ("method", a.method)) if v is not None}
+    if train:
+        o["train"] = train
+    return o
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = parse_args(argv)
+    out_holder: list[Path] = []
+
+    def body() -> int:
+        import torch
+
+        from ..data.source import load_run_data
+        from ..reports.table import results_table
+        from ..training.pipeline import run_pipeline
+
+        if a.network not in TASKS:
+            raise InputError(None, f"unknown network {a.network!r}: choose one of {', '.join(TASKS)}")
+        if a.data is not None and not Path(a.data).is_dir():
+            raise InputError(a.data, "data folder not found")
+        if a.resume and not a.out:
+            raise InputError(None, "--resume needs --out DIR of the run to continue")
+        out = Path(a.out or f"runs/{a.network}-{time.strftime('%Y%m%d-%H%M%S')}")
+        out_holder.append(out)
+        if a.resume and (out / "config.json").exists():
+            cfg = config_from_dict(json.loads((out / "config.json").read_text()), str(out / "config.json"))
+            print(f"resuming {out} with its saved config")
+        else:
+            cfg = load_config(a.network, synthetic=a.data is None, user_file=a.config, overrides=_overrides(a))
+        torch.set_num_threads(max(1, torch.get_num_threads()))
+        data = load_run_data(cfg, a.data)
+        print(f"data: {data.source} — train {len(data.train)}, val {len(data.val)}, test {len(data.test)}"
+              + (f"; {len(data.skipped)} samples left out" if data.skipped else ""))
+        summary = run_pipeline(cfg, data, out, resume=a.resume, device=a.device)
+        print()
+        print(f"{a.network} on {data.source}, T = {cfg.steps} steps (test split, n = {len(data.test)})")
+        print(results_table(summary))
+        print(f"\nwritten to {out}/ (summary.json, training_curves.png, checkpoints)")
+        return 0
+
+    def hint() -> str:
+        return (f"Progress is saved in {out_holder[0]}; continue with: "
+                f"python scripts/finetune.py {a.network} --resume --out {out_holder[0]}"
+                + (f" --data {a.data}" if a.data else "")) if out_holder else ""
+
+    return run_cli(body, hint)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

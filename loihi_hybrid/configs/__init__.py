@@ -1,0 +1,1 @@
+"""Packaged per-network configurations (JSON)."""

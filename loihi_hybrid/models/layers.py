@@ -1,0 +1,165 @@
+"""Layers whose neurons run in one of four modes on the same weights.
+
+- ``ann``: the neuron's rate function of the synaptic input (no time axis).
+- ``snn``: SLAYER's spiking CUBA dynamics over T steps; binary spikes.
+- ``hybrid``: the ``snn`` forward pass exactly; the backward pass goes through the rate function's
+  derivative at each neuron's time-averaged input (straight-through rate estimator). Only time-averaged
+  tensors enter the autograd graph, so memory does not grow with T.
+- ``bptt``: the ``snn`` forward pass with SLAYER's surrogate gradient back-propagated through time.
+
+Between layers flows an :class:`Activity`: ``seq`` (N, ..., T) holds the decoded spike trains
+(spikes / scale) and ``mean`` (N, ...) their time average (in ``ann`` mode the rate itself).
+A layer's firing-rate scale ``alpha`` is NengoDL's ``scale_firing_rates``: the neuron receives ``alpha * z``
+and its output is divided by ``alpha``. Per-layer values implement data-based normalisation.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+import torch
+from torch import nn
+
+from ..compat import slayer_ops
+from ..neurons import NeuronParams, rate
+from ..neurons import spiking
+
+
+class Mode(str, Enum):
+    ANN = "ann"
+    SNN = "snn"
+    HYBRID = "hybrid"
+    BPTT = "bptt"
+
+
+@dataclass
+class Activity:
+    """Signal between layers: time-averaged value (with gradient) and, when spiking, the trains."""
+
+    mean: torch.Tensor
+    seq: torch.Tensor | None = None
+
+
+class _Synaptic(nn.Module):
+    """A SLAYER synapse plus a bias (a Loihi neuron's bias, added to the voltage each step)."""
+
+    def __init__(self, synapse: nn.Module, out_channels: int) -> None:
+        super().__init__()
+        self.synapse = synapse
+        self.bias = nn.Parameter(torch.zeros(out_channels))
+
+    def project(self, x: torch.Tensor) -> torch.Tensor:
+        """Synaptic input without bias; ``x`` is (N, C[, H, W]) or the same with a trailing time axis."""
+        timed = x.dim() in (3, 5)
+        y = self.synapse(x if timed else x.unsqueeze(-1))
+        return y if timed else y.squeeze(-1)
+
+    def bias_like(self, z: torch.Tensor, timed: bool) -> torch.Tensor:
+        shape = [1, -1] + [1] * (z.dim() - 2 - int(timed))
+        b = self.bias.view(*shape)
+        return b.unsqueeze(-1) if timed else b
+
+
+class SpikingLayer(_Synaptic):
+    """Synapse + bias + CUBA neurons with the four modes; records its last firing rate."""
+
+    def __init__(self, synapse: nn.Module, out_channels: int, neuron: NeuronParams, name: str) -> None:
+        super().__init__(synapse, out_channels)
+        self.neuron = neuron
+        self.name = name
+        self.register_buffer("alpha", torch.ones(()))
+        #: spikes per step per neuron (ann: the rate), shape (N, ...); keeps its graph for regularisation
+        self.rate: torch.Tensor | None = None
+        self.record = False  # keep the spike trains of the last forward pass (for plots / parity checks)
+        self.last_spikes: torch.Tensor | None = None
+
+    def forward(self, x: Activity, mode: Mode, steps: int) -> Activity:
+        a = self.alpha
+        z_mean = self.project(x.mean) + self.bias_like(x.mean, timed=False)
+        r = rate(a * z_mean, self.neuron) if mode in (Mode.ANN, Mode.HYBRID) else None
+        if mode == Mode.ANN:
+            self.rate = r
+            return Activity(mean=r / a)
+
+        if mode == Mode.BPTT:
+            z_seq = self._input_sequence(x, steps)
+            s = spiking.spikes_surrogate(a * z_seq, a * self.bias_like(z_seq, True), self.neuron)
+        else:
+            with torch.no_grad():
+                z_seq = self._input_sequence(x, steps)
+                s = spiking.spikes(a * z_seq, a * self.bias_like(z_seq, True), self.neuron)
+        spike_rate = s.mean(-1)
+        if mode == Mode.HYBRID:
+            # value: the measured spike rate; gradient: the rate function's at the averaged input
+            spike_rate = spike_rate + (r - r.detach())
+        self.rate = spike_rate
+        self.last_spikes = s.detach() if self.record else None
+        return Activity(mean=spike_rate / a, seq=s / a)
+
+    def _input_sequence(self, x: Activity, steps: int) -> torch.Tensor:
+        if x.seq is None:  # analog input (the image) presented as a constant current for T steps
+            z = self.project(x.mean)
+            return z.unsqueeze(-1).expand(*z.shape, steps)
+        return self.project(x.seq)
+
+    @property
+    def neurons_per_sample(self) -> int:
+        assert self.rate is not None, "run a forward pass first"
+        return int(self.rate[0].numel())
+
+
+class Readout(_Synaptic):
+    """Non-spiking output layer: its voltage integrates the synaptic input (no leak, no threshold);
+    the decoded value is the voltage after T steps divided by T, i.e. the time-averaged input."""
+
+    def forward(self, x: Activity, mode: Mode, steps: int) -> torch.Tensor:
+        if mode == Mode.BPTT and x.seq is not None:
+            z = self.project(x.seq).mean(-1)
+        else:
+            z = self.project(x.mean)
+        return z + self.bias_like(z, timed=False)
+
+
+class Flatten(nn.Module):
+    """(N, C, H, W[, T]) -> (N, C*H*W[, T]); C-order as SLAYER's Flatten block."""
+
+    def forward(self, x: Activity, mode: Mode, steps: int) -> Activity:
+        seq = None if x.seq is None else x.seq.reshape(x.seq.shape[0], -1, x.seq.shape[-1])
+        return Activity(mean=x.mean.reshape(x.mean.shape[0], -1), seq=seq)
+
+
+def conv_layer(name: str, cin: int, cout: int, neuron: NeuronParams, kernel: int = 3, stride: int = 1) -> SpikingLayer:
+    syn = slayer_ops.conv_synapse(cin, cout, kernel, stride=stride, padding=kernel // 2)
+    _init_(syn.weight, fan_in=cin * kernel * kernel)
+    return SpikingLayer(syn, cout, neuron, name)
+
+
+def conv_transpose_layer(name: str, cin: int, cout: int, neuron: NeuronParams, kernel: int = 2,
+                         stride: int = 2) -> SpikingLayer:
+    syn = slayer_ops.conv_transpose_synapse(cin, cout, kernel, stride=stride)
+    _init_(syn.weight, fan_in=cin * kernel * kernel // (stride * stride))
+    return SpikingLayer(syn, cout, neuron, name)
+
+
+def dense_layer(name: str, fin: int, fout: int, neuron: NeuronParams) -> SpikingLayer:
+    syn = slayer_ops.dense_synapse(fin, fout)
+    _init_(syn.weight, fan_in=fin)
+    return SpikingLayer(syn, fout, neuron, name)
+
+
+def conv_readout(cin: int, cout: int, kernel: int = 3) -> Readout:
+    syn = slayer_ops.conv_synapse(cin, cout, kernel, padding=kernel // 2)
+    _init_(syn.weight, fan_in=cin * kernel * kernel)
+    return Readout(syn, cout)
+
+
+def dense_readout(fin: int, fout: int) -> Readout:
+    syn = slayer_ops.dense_synapse(fin, fout)
+    _init_(syn.weight, fan_in=fin)
+    return Readout(syn, fout)
+
+
+def _init_(w: torch.Tensor, fan_in: int) -> None:
+    # He initialisation: keeps rectified activations at a similar scale through depth
+    with torch.no_grad():
+        w.normal_(0.0, (2.0 / fan_in) ** 0.5)

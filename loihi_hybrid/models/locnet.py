@@ -1,0 +1,45 @@
+"""LocNet (Baltes et al.): (conv, stride-2 "pooling" conv) x 3, then 4 fully connected layers; the last
+is a non-spiking readout of the 4 box corners (standardised; see ``target_mean``/``target_std``)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from ..neurons import NeuronParams
+from .layers import Flatten, conv_layer, dense_layer, dense_readout
+from .network import SpikingNetwork
+
+
+@dataclass
+class LocNetSpec:
+    in_channels: int = 3
+    input_size: tuple[int, int] = (48, 72)
+    channels: tuple[int, int, int] = (16, 32, 64)
+    hidden: tuple[int, int, int] = (256, 128, 64)
+    neuron: NeuronParams = field(default_factory=NeuronParams)
+
+
+class LocNet(SpikingNetwork):
+    def __init__(self, spec: LocNetSpec) -> None:
+        n = spec.neuron
+        layers, cin = [], spec.in_channels
+        h, w = spec.input_size
+        for i, c in enumerate(spec.channels):
+            layers.append(conv_layer(f"conv{2 * i + 1}", cin, c, n))
+            layers.append(conv_layer(f"pool{i + 1}", c, c, n, stride=2))
+            cin, h, w = c, (h + 1) // 2, (w + 1) // 2
+        layers.append(Flatten())
+        fin = cin * h * w
+        for i, f in enumerate(spec.hidden):
+            layers.append(dense_layer(f"fc{i + 1}", fin, f, n))
+            fin = f
+        layers.append(dense_readout(fin, 4))
+        super().__init__(layers)
+        self.spec = spec
+        self.register_buffer("target_mean", torch.zeros(4))
+        self.register_buffer("target_std", torch.ones(4))
+
+    def decode(self, out: torch.Tensor) -> torch.Tensor:
+        """Readout (standardised) -> boxes [x0, y0, x1, y1] normalised to the image size."""
+        return out * self.target_std + self.target_mean

@@ -1,0 +1,19 @@
+"""The paper-style results table (Tables 1 and 2: model, metric, average firing rate, wall time)."""
+from __future__ import annotations
+
+from typing import Any
+
+ROWS = (("ann", "pure ANN"), ("converted", "converted SNN"), ("hybrid", "hybrid SNN"),
+        ("baseline", "baseline"))
+
+
+def results_table(summary: dict[str, Any]) -> str:
+    m = summary["metric_name"]
+    lines = [f"| model | {m} | avg firing rate (Hz) | wall time (s) | epochs |", "| --- | --- | --- | --- | --- |"]
+    for key, label in ROWS:
+        row = summary[key]
+        if key == "baseline":
+            label = f"baseline ({row['extra'].get('predictor', '')})"
+        rate = "–" if row["firing_rate_hz"] is None else f"{row['firing_rate_hz']:.1f}"
+        lines.append(f"| {label} | {row['metric']:.4f} | {rate} | {row['seconds']:.1f} | {row['epochs']} |")
+    return "\n".join(lines)

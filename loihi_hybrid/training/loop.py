@@ -1,0 +1,140 @@
+"""Batches, evaluation, and one training stage (ANN, hybrid or BPTT) with early stopping and checkpoints."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ..data import ArraySplit
+from ..metrics import RateMeter
+from ..models import Mode, SpikingNetwork
+from .checkpoint import load_checkpoint, save_checkpoint
+from .regularization import rate_penalty
+
+
+@dataclass
+class Evaluation:
+    metric: float
+    extra: dict[str, Any]
+    firing_rate_hz: float | None
+    per_layer_rate_hz: dict[str, float] | None
+    predictions: np.ndarray = field(repr=False)
+
+
+def batches(split: ArraySplit, batch_size: int, rng: np.random.Generator | None = None,
+            augment: Callable | None = None, max_batches: int | None = None
+            ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Mini-batches in order (``rng is None``) or shuffled, optionally augmented."""
+    idx = np.arange(len(split)) if rng is None else rng.permutation(len(split))
+    starts = range(0, len(idx), batch_size)
+    for k, s in enumerate(starts):
+        if max_batches is not None and k >= max_batches:
+            return
+        j = idx[s:s + batch_size]
+        x, y = split.x[j], split.y[j]
+        if augment is not None and rng is not None:
+            x, y = augment(x, y, rng)
+        yield x, y
+
+
+def _tensor(a: np.ndarray, device: torch.device) -> torch.Tensor:
+    return torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float32, device=device)
+
+
+@torch.no_grad()
+def evaluate(model: SpikingNetwork, task: Any, split: ArraySplit, mode: Mode, steps: int, batch_size: int,
+             dt_s: float = 1e-3, desc: str | None = None) -> Evaluation:
+    """Metric, secondary metrics and firing rates of ``model`` in ``mode`` on ``split``."""
+    model.eval()
+    device = next(model.parameters()).device
+    names = [layer.name for layer in model.spiking_layers()]
+    meter, preds = RateMeter(names, dt_s), []
+    n_batches = (len(split) + batch_size - 1) // batch_size
+    for x, _ in tqdm(batches(split, batch_size), total=n_batches, desc=desc or f"eval {mode.value}",
+                     leave=False, disable=None):
+        out = model(_tensor(x, device), mode, steps)
+        preds.append(task.predict(model, out).cpu().numpy())
+        meter.add(model.layer_rates())
+    pred = np.concatenate(preds)
+    metric, extra = task.score(pred, split)
+    spiking = mode != Mode.ANN
+    if not spiking:
+        extra = {**extra, "rate_function_hz": meter.network_hz()}
+    return Evaluation(metric, extra, meter.network_hz() if spiking else None,
+                      meter.per_layer_hz() if spiking else None, pred)
+
+
+@dataclass
+class StageResult:
+    epochs: int
+    seconds: float
+    history: list[dict[str, float]]
+    best_metric: float
+
+
+def train_stage(model: SpikingNetwork, task: Any, train: ArraySplit, val: ArraySplit, *, mode: Mode,
+                eval_mode: Mode, epochs: int, lr: float, steps: int, batch_size: int, rate_target: float,
+                rate_weight: float, patience: int | None, augment: bool, seed: int,
+                ckpt_path: Path, max_batches: int | None = None, dt_s: float = 1e-3,
+                desc: str = "train") -> StageResult:
+    """Train ``model`` in ``mode``, validate in ``eval_mode`` after each epoch, keep the best weights.
+
+    ``patience`` enables early stopping on the validation metric (higher is better). Every epoch ends
+    with a checkpoint at ``ckpt_path``; if it exists, training resumes from it.
+    """
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    state = {"epoch": 0, "history": [], "best_metric": -np.inf, "best_state": None, "bad_epochs": 0,
+             "seconds": 0.0, "rng": np.random.default_rng(seed).bit_generator.state}
+    if ckpt_path.exists():
+        state = load_checkpoint(ckpt_path, model, opt)
+    rng = np.random.default_rng()
+    rng.bit_generator.state = state["rng"]
+    device = next(model.parameters()).device
+    aug = task.augment if augment else None
+    n_batches = (len(train) + batch_size - 1) // batch_size
+    if max_batches is not None:
+        n_batches = min(n_batches, max_batches)
+
+    bar = tqdm(total=epochs, initial=state["epoch"], desc=desc, disable=None)
+    while state["epoch"] < epochs:
+        if patience is not None and state["bad_epochs"] >= patience:
+            break
+        t0 = time.perf_counter()
+        model.train()
+        losses = []
+        inner = tqdm(batches(train, batch_size, rng, aug, max_batches), total=n_batches, leave=False,
+                     desc=f"epoch {state['epoch'] + 1}", disable=None)
+        for x, y in inner:
+            out = model(_tensor(x, device), mode, steps)
+            loss = task.loss(model, out, _tensor(y, device))
+            if rate_weight > 0:
+                loss = loss + rate_weight * rate_penalty(model.layer_rates(), rate_target)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            losses.append(float(loss.detach()))
+            inner.set_postfix(loss=f"{losses[-1]:.4f}")
+        ev = evaluate(model, task, val, eval_mode, steps, batch_size, dt_s, desc="validate")
+        rate_hz = ev.firing_rate_hz if ev.firing_rate_hz is not None else ev.extra.get("rate_function_hz")
+        state["history"].append({"epoch": state["epoch"] + 1, "train_loss": float(np.mean(losses)),
+                                 "val_metric": ev.metric, "val_rate_hz": rate_hz})
+        if ev.metric > state["best_metric"]:
+            state["best_metric"], state["bad_epochs"] = ev.metric, 0
+            state["best_state"] = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        else:
+            state["bad_epochs"] += 1
+        state["epoch"] += 1
+        state["seconds"] += time.perf_counter() - t0
+        state["rng"] = rng.bit_generator.state
+        save_checkpoint(ckpt_path, model, opt, state)
+        bar.update(1)
+        bar.set_postfix(loss=f"{np.mean(losses):.4f}", val=f"{ev.metric:.4f}")
+    bar.close()
+    if state["best_state"] is not None:
+        model.load_state_dict(state["best_state"])
+    return StageResult(state["epoch"], state["seconds"], state["history"], float(state["best_metric"]))

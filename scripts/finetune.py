@@ -1,0 +1,8 @@
+#!/usr/bin/env python
+"""Hybrid ANN-SNN co-training of LocNet or CAE: see ``python scripts/finetune.py --help``."""
+import sys
+
+from loihi_hybrid.cli.finetune import main
+
+if __name__ == "__main__":
+    sys.exit(main())
