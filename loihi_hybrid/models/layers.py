@@ -113,10 +113,7 @@ class Readout(_Synaptic):
     the decoded value is the voltage after T steps divided by T, i.e. the time-averaged input."""
 
     def forward(self, x: Activity, mode: Mode, steps: int) -> torch.Tensor:
-        if mode == Mode.BPTT and x.seq is not None:
-            z = self.project(x.seq).mean(-1)
-        else:
-            z = self.project(x.mean)
+        z = self.project(x.mean)  # linear: equals the time average of the per-step input
         return z + self.bias_like(z, timed=False)
 
 

@@ -31,18 +31,21 @@ def soft_rectify(x: torch.Tensor, gamma: float) -> torch.Tensor:
 
 
 def _period(j: torch.Tensor, p: NeuronParams, rectify) -> torch.Tensor:
+    # written without 1/x terms whose derivative overflows float32 far below threshold (inf * 0 = nan)
     d = p.voltage_decay / DECAY_SCALE
     if d == 0:
-        return p.threshold / rectify(j).clamp_min(_TINY)
+        rho = rectify(j).clamp_min(_TINY)
+        return torch.exp(math.log(p.threshold) - torch.log(rho))
     tau = -1.0 / math.log(1.0 - d)
     excess = rectify(j / d - p.threshold).clamp_min(_TINY)
-    return tau * torch.log1p(p.threshold / excess)
+    return tau * (torch.log(excess + p.threshold) - torch.log(excess))
 
 
 def rate(j: torch.Tensor, p: NeuronParams) -> torch.Tensor:
     """Smooth, differentiable steady-state rate (spikes per step, at most 1) for input current ``j``."""
-    if p.kind == "if" and p.t_ref == 0:
-        return (F.relu(j) / p.threshold).clamp(max=1.0)
+    if p.kind == "if":
+        rho = soft_rectify(j, p.gamma)
+        return (rho / (p.threshold + p.t_ref * rho)).clamp(max=1.0)
     period = _period(j, p, lambda x: soft_rectify(x, p.gamma))
     return (1.0 / (period + p.t_ref)).clamp(max=1.0)
 

@@ -11,6 +11,7 @@ from ..config import RunConfig
 from ..data import ArraySplit, DataSplits
 from ..data.augment import augment_boxes, augment_masks
 from ..metrics import box_iou, corner_error_px, dice_per_slice, dice_per_volume, mean_box_baseline
+from ..models.init import calibrate
 from ..models import CAE, CAESpec, LocNet, LocNetSpec, SpikingNetwork
 
 
@@ -26,10 +27,11 @@ class LocTask:
                                  channels=tuple(c.channels), hidden=tuple(c.hidden), neuron=c.neuron))
 
     def prepare(self, model: SpikingNetwork, data: DataSplits) -> None:
-        """Standardise regression targets per coordinate (z-score on the training split)."""
+        """Standardise regression targets per coordinate (z-score on the training split); calibrate."""
         y = torch.as_tensor(data.train.y, dtype=torch.float32)
         model.target_mean.copy_(y.mean(0))
         model.target_std.copy_(y.std(0).clamp_min(1e-3))
+        calibrate_on(model, data)
 
     def loss(self, model: SpikingNetwork, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return F.mse_loss(out, (y - model.target_mean) / model.target_std)
@@ -66,7 +68,7 @@ class SegTask:
                            channels=tuple(c.channels), neuron=c.neuron))
 
     def prepare(self, model: SpikingNetwork, data: DataSplits) -> None:
-        pass
+        calibrate_on(model, data)
 
     def loss(self, model: SpikingNetwork, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         t = self.cfg.train
@@ -91,6 +93,12 @@ class SegTask:
         pred = np.repeat(mean_mask, len(data.test), axis=0)
         metric, extra = self.score(pred, data.test)
         return metric, {**extra, "predictor": "mean training mask"}
+
+
+def calibrate_on(model: SpikingNetwork, data: DataSplits, n: int = 64) -> None:
+    """Data-driven initialisation on the first ``n`` training samples (deterministic)."""
+    device = next(model.parameters()).device
+    calibrate(model, torch.as_tensor(data.train.x[:n], dtype=torch.float32, device=device))
 
 
 def make_task(cfg: RunConfig) -> LocTask | SegTask:
