@@ -1,0 +1,84 @@
+"""End to end: scripts/finetune.py on a tiny synthetic set; summary.json; resume; error paths."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = {
+    "locnet": {"steps": 4, "channels": [4, 4, 4], "hidden": [8, 8, 8],
+               "data": {"input_size": [12, 16], "synthetic_samples": 24},
+               "train": {"epochs_ann": 2, "epochs_hybrid": 1, "batch_size": 8}},
+    "cae": {"steps": 4, "channels": [2, 4, 4],
+            "data": {"input_size": [12, 12], "synthetic_samples": 10},
+            "train": {"epochs_ann": 1, "epochs_hybrid": 1, "batch_size": 8, "max_train_batches": 2}},
+}
+MODEL_KEYS = {"metric", "firing_rate_hz", "per_layer_rate_hz", "seconds", "epochs", "extra"}
+
+
+def finetune(*args, cwd=ROOT):
+    return subprocess.run([sys.executable, str(ROOT / "scripts" / "finetune.py"), *map(str, args)],
+                          cwd=cwd, capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(params=["locnet", "cae"])
+def tiny_run(request, tmp_path_factory):
+    task = request.param
+    tmp = tmp_path_factory.mktemp(task)
+    cfg = tmp / "tiny.json"
+    cfg.write_text(json.dumps(TINY[task]))
+    out = tmp / "run"
+    proc = finetune(task, "--config", cfg, "--out", out)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return task, out, proc, cfg
+
+
+def test_summary_json_shape(tiny_run):
+    task, out, proc, _ = tiny_run
+    s = json.loads((out / "summary.json").read_text())
+    assert set(s) == {"task", "metric_name", "data", "steps", "ann", "converted", "hybrid", "baseline"}
+    assert s["task"] == task and s["metric_name"] == {"locnet": "iou", "cae": "dice"}[task]
+    assert s["data"] == "synthetic" and s["steps"] == 4
+    for key in ("ann", "converted", "hybrid", "baseline"):
+        assert set(s[key]) == MODEL_KEYS
+        assert 0.0 <= s[key]["metric"] <= 1.0
+    assert s["ann"]["firing_rate_hz"] is None
+    for key in ("converted", "hybrid"):
+        layers = s[key]["per_layer_rate_hz"]
+        assert len(layers) == 9 and all(0 <= v <= 1000 for v in layers.values())
+        assert 0 <= s[key]["firing_rate_hz"] <= 1000
+    assert s["ann"]["epochs"] == TINY[task]["train"]["epochs_ann"]
+    assert (out / "training_curves.png").stat().st_size > 1000
+    assert all((out / f"{stage}.pt").exists() for stage in ("ann", "converted", "hybrid"))
+    assert "| hybrid SNN |" in proc.stdout and "| converted SNN |" in proc.stdout
+
+
+def test_resume_skips_finished_stages(tiny_run):
+    task, out, _, cfg = tiny_run
+    before = json.loads((out / "summary.json").read_text())
+    proc = finetune(task, "--resume", "--out", out)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "resuming" in proc.stdout and "] training" not in proc.stdout and "fine-tuning" not in proc.stdout
+    after = json.loads((out / "summary.json").read_text())
+    assert after["hybrid"]["metric"] == before["hybrid"]["metric"]
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["resnet"], "unknown network 'resnet'"),
+    (["locnet", "--data", "/nonexistent/folder"], "/nonexistent/folder: data folder not found"),
+    (["cae", "--steps", "0"], "steps must be >= 1"),
+    (["locnet", "--resume"], "--resume needs --out"),
+])
+def test_bad_input_is_one_line_and_exit_2(args, needle, tmp_path):
+    proc = finetune(*args, "--out", tmp_path / "o") if "--resume" not in args else finetune(*args)
+    assert proc.returncode == 2
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and needle in lines[0] and "Traceback" not in proc.stderr
+
+
+def test_empty_data_folder_is_reported(tmp_path):
+    (tmp_path / "empty").mkdir()
+    proc = finetune("cae", "--data", tmp_path / "empty", "--out", tmp_path / "o")
+    assert proc.returncode == 2 and str(tmp_path / "empty") in proc.stderr

@@ -1,0 +1,46 @@
+"""Configuration: packaged defaults per network, overrides, one-line errors for nonsense."""
+import json
+
+import pytest
+
+from loihi_hybrid.config import load_config
+from loihi_hybrid.errors import InputError
+
+
+@pytest.mark.parametrize("task", ["locnet", "cae"])
+def test_packaged_defaults_are_the_paper_settings(task):
+    cfg = load_config(task, synthetic=False)
+    assert cfg.train.rate_target_hz == 250.0 and cfg.train.rate_reg_weight == 0.01
+    assert cfg.neuron.tau_syn == 5.0 and cfg.conversion.firing_rate_scale == 1000.0
+    if task == "locnet":
+        assert cfg.neuron.kind == "lif" and cfg.train.epochs_ann == 50 and cfg.train.epochs_hybrid == 7
+    else:
+        assert cfg.neuron.kind == "if" and cfg.train.bce_weight == cfg.train.dice_weight == 0.5
+
+
+def test_synthetic_overrides_and_cli_overrides(tmp_path):
+    user = tmp_path / "c.json"
+    user.write_text(json.dumps({"train": {"batch_size": 3}}))
+    cfg = load_config("locnet", synthetic=True, user_file=user, overrides={"steps": 7})
+    assert cfg.steps == 7 and cfg.train.batch_size == 3
+    assert cfg.train.epochs_ann != load_config("locnet", synthetic=False).train.epochs_ann
+
+
+@pytest.mark.parametrize("content, needle", [
+    ('{"train": {"epochs_ann": -1}}', "epochs must be >= 0"),
+    ('{"steps": 0}', "steps must be >= 1"),
+    ('{"trian": {}}', "unknown setting 'trian'"),
+    ('{"neuron": {"kind": "alif"}}', "neuron kind"),
+    ('{"train": ', "invalid JSON"),
+])
+def test_bad_config_is_one_clear_line(tmp_path, content, needle):
+    f = tmp_path / "bad.json"
+    f.write_text(content)
+    with pytest.raises(InputError) as e:
+        load_config("cae", synthetic=True, user_file=f)
+    assert needle in str(e.value) and str(f) in str(e.value) and "\n" not in str(e.value)
+
+
+def test_unknown_network():
+    with pytest.raises(InputError, match="unknown network"):
+        load_config("resnet", synthetic=True)
