@@ -57,6 +57,7 @@ class ConversionConfig:
 class RunConfig:
     task: str = "locnet"
     steps: int = 32
+    readout_warmup: int = 16            # first steps of a sample the readout ignores (deep-layer latency)
     dt_s: float = 1e-3
     seed: int = 0
     channels: tuple[int, ...] = (16, 32, 64)
@@ -148,6 +149,7 @@ def validate(cfg: RunConfig, where: str) -> None:
     t, c, d = cfg.train, cfg.conversion, cfg.data
     checks = [
         (cfg.steps >= 1, "steps must be >= 1"),
+        (0 <= cfg.readout_warmup < cfg.steps, "readout_warmup must be in [0, steps)"),
         (cfg.dt_s > 0, "dt_s must be > 0"),
         (t.epochs_ann >= 0 and t.epochs_hybrid >= 0, "epochs must be >= 0"),
         (t.lr_ann > 0 and t.lr_hybrid > 0, "learning rates must be > 0"),

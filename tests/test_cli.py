@@ -8,10 +8,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {
-    "locnet": {"steps": 4, "channels": [4, 4, 4], "hidden": [8, 8, 8],
+    "locnet": {"steps": 4, "readout_warmup": 2, "channels": [4, 4, 4], "hidden": [8, 8, 8],
                "data": {"input_size": [12, 16], "synthetic_samples": 24},
                "train": {"epochs_ann": 2, "epochs_hybrid": 1, "batch_size": 8}},
-    "cae": {"steps": 4, "channels": [2, 4, 4],
+    "cae": {"steps": 4, "readout_warmup": 2, "channels": [2, 4, 4],
             "data": {"input_size": [12, 12], "synthetic_samples": 10},
             "train": {"epochs_ann": 1, "epochs_hybrid": 1, "batch_size": 8, "max_train_batches": 2}},
 }
@@ -82,3 +82,43 @@ def test_empty_data_folder_is_reported(tmp_path):
     (tmp_path / "empty").mkdir()
     proc = finetune("cae", "--data", tmp_path / "empty", "--out", tmp_path / "o")
     assert proc.returncode == 2 and str(tmp_path / "empty") in proc.stderr
+
+
+def test_bptt_method_runs_end_to_end(tmp_path):
+    cfg = tmp_path / "tiny.json"
+    cfg.write_text(json.dumps(TINY["cae"]))
+    proc = finetune("cae", "--config", cfg, "--method", "bptt", "--out", tmp_path / "run")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    s = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert s["hybrid"]["extra"]["method"] == "bptt"
+
+
+def test_ctrl_c_saves_progress_and_resume_finishes(tmp_path):
+    import signal
+    import time
+
+    cfg = tmp_path / "slow.json"
+    cfg.write_text(json.dumps({**TINY["locnet"], "train": {**TINY["locnet"]["train"], "epochs_ann": 400}}))
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "finetune.py"), "locnet", "--config",
+                             str(cfg), "--out", str(out)], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (out / "ann_last.pt").exists() and time.time() < deadline:
+        time.sleep(0.2)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert f"--resume --out {out}" in err and "Traceback" not in err
+    blob = __import__("torch").load(out / "ann_last.pt", weights_only=False)
+    done = blob["state"]["epoch"]
+    assert 1 <= done < 400
+    # resume with fewer epochs left: the saved epochs are kept, not redone
+    cfg_saved = json.loads((out / "config.json").read_text())
+    cfg_saved["train"]["epochs_ann"] = done + 1
+    (out / "config.json").write_text(json.dumps(cfg_saved))
+    proc = finetune("locnet", "--resume", "--out", out)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    s = json.loads((out / "summary.json").read_text())
+    assert s["ann"]["epochs"] == done + 1

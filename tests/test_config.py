@@ -11,9 +11,10 @@ from loihi_hybrid.errors import InputError
 def test_packaged_defaults_are_the_paper_settings(task):
     cfg = load_config(task, synthetic=False)
     assert cfg.train.rate_target_hz == 250.0 and cfg.train.rate_reg_weight == 0.01
-    assert cfg.neuron.tau_syn == 5.0 and cfg.conversion.firing_rate_scale == 1000.0
+    assert cfg.conversion.firing_rate_scale == 1000.0
     if task == "locnet":
         assert cfg.neuron.kind == "lif" and cfg.train.epochs_ann == 50 and cfg.train.epochs_hybrid == 7
+        assert cfg.neuron.tau_syn == 5.0
     else:
         assert cfg.neuron.kind == "if" and cfg.train.bce_weight == cfg.train.dice_weight == 0.5
 
@@ -21,7 +22,7 @@ def test_packaged_defaults_are_the_paper_settings(task):
 def test_synthetic_overrides_and_cli_overrides(tmp_path):
     user = tmp_path / "c.json"
     user.write_text(json.dumps({"train": {"batch_size": 3}}))
-    cfg = load_config("locnet", synthetic=True, user_file=user, overrides={"steps": 7})
+    cfg = load_config("locnet", synthetic=True, user_file=user, overrides={"steps": 7, "readout_warmup": 3})
     assert cfg.steps == 7 and cfg.train.batch_size == 3
     assert cfg.train.epochs_ann != load_config("locnet", synthetic=False).train.epochs_ann
 
@@ -44,3 +45,10 @@ def test_bad_config_is_one_clear_line(tmp_path, content, needle):
 def test_unknown_network():
     with pytest.raises(InputError, match="unknown network"):
         load_config("resnet", synthetic=True)
+
+
+def test_readout_warmup_must_leave_steps(tmp_path):
+    f = tmp_path / "c.json"
+    f.write_text('{"steps": 8, "readout_warmup": 8}')
+    with pytest.raises(InputError, match="readout_warmup"):
+        load_config("locnet", synthetic=True, user_file=f)

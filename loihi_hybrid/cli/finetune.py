@@ -18,7 +18,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data", help="data folder (Caltech airplanes / hippocampus NIfTI); default: synthetic")
     p.add_argument("--config", help="JSON file merged over the packaged defaults")
     p.add_argument("--out", help="output folder (default runs/<network>-<timestamp>)")
-    p.add_argument("--steps", type=int, help="time steps T per sample")
+    p.add_argument("--steps", type=int, help="time steps T per sample (the readout averages the second half)")
     p.add_argument("--epochs-ann", type=int)
     p.add_argument("--epochs-hybrid", type=int)
     p.add_argument("--method", choices=["hybrid", "bptt"], help="fine-tuning method (default hybrid)")
@@ -32,6 +32,7 @@ def _overrides(a: argparse.Namespace) -> dict:
     o: dict = {}
     if a.steps is not None:
         o["steps"] = a.steps
+        o["readout_warmup"] = a.steps // 2
     if a.seed is not None:
         o["seed"] = a.seed
     train = {k: v for k, v in (("epochs_ann", a.epochs_ann), ("epochs_hybrid", a.epochs_hybrid),

@@ -109,11 +109,20 @@ class SpikingLayer(_Synaptic):
 
 
 class Readout(_Synaptic):
-    """Non-spiking output layer: its voltage integrates the synaptic input (no leak, no threshold);
-    the decoded value is the voltage after T steps divided by T, i.e. the time-averaged input."""
+    """Non-spiking output layer: its voltage integrates the synaptic input (no leak, no threshold).
 
-    def forward(self, x: Activity, mode: Mode, steps: int) -> torch.Tensor:
-        z = self.project(x.mean)  # linear: equals the time average of the per-step input
+    The decoded value is the input averaged over steps ``warmup .. T-1`` (on the chip: the voltage
+    difference between those steps divided by their number), so the silent start of deep layers, which
+    fill up one synaptic filter after another, does not bias the estimate.
+    """
+
+    def forward(self, x: Activity, mode: Mode, steps: int, warmup: int = 0) -> torch.Tensor:
+        mean = x.mean
+        if x.seq is not None and warmup > 0:
+            late = x.seq[..., min(warmup, x.seq.shape[-1] - 1):].mean(-1)
+            # hybrid: the late-window value with the rate path's gradient (straight-through)
+            mean = late if mode == Mode.BPTT else late.detach() + (x.mean - x.mean.detach())
+        z = self.project(mean)  # linear: equals the time average of the per-step input
         return z + self.bias_like(z, timed=False)
 
 

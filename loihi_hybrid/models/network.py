@@ -15,6 +15,8 @@ class SpikingNetwork(nn.Module):
         if not isinstance(layers[-1], Readout):
             raise ValueError("the last layer must be a Readout")
         self.layers = nn.ModuleList(layers)
+        #: steps at the start of each sample that the readout ignores (see :class:`Readout`)
+        self.readout_warmup = 0
 
     def forward(self, x: torch.Tensor, mode: Mode | str = Mode.ANN, steps: int = 16) -> torch.Tensor:
         mode = Mode(mode)
@@ -23,7 +25,7 @@ class SpikingNetwork(nn.Module):
         act = Activity(mean=x)
         for layer in self.layers[:-1]:
             act = layer(act, mode, steps)
-        return self.layers[-1](act, mode, steps)
+        return self.layers[-1](act, mode, steps, warmup=self.readout_warmup)
 
     def spiking_layers(self) -> list[SpikingLayer]:
         return [m for m in self.layers if isinstance(m, SpikingLayer)]

@@ -66,6 +66,7 @@ def run_pipeline(cfg: RunConfig, data: DataSplits, out: Path, resume: bool = Fal
     task = make_task(cfg)
     model = task.build(in_channels=data.train.x.shape[1]).to(dev)
     task.prepare(model, data)
+    model.readout_warmup = cfg.readout_warmup
     t, T, dt = cfg.train, cfg.steps, cfg.dt_s
     rate_target = t.rate_target_hz * dt
 
