@@ -85,4 +85,4 @@ def test_ann_mode_is_the_rate_network(tiny_net):
     y = net(x, Mode.ANN)
     assert y.shape[0] == 3 and torch.isfinite(y).all()
     rates = net.layer_rates()
-    assert all(float(r.min()) >= 0 and float(r.max()) <= 1 for r in rates)
+    assert all(float(r.detach().min()) >= 0 and float(r.detach().max()) <= 1 for r in rates)
