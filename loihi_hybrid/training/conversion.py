@@ -15,7 +15,7 @@ import torch
 from ..config import ConversionConfig
 from ..data import ArraySplit
 from ..models import Mode, SpikingNetwork
-from .loop import _tensor, batches
+from .loop import batches, to_tensor
 
 
 def global_alphas(model: SpikingNetwork, conv: ConversionConfig, dt_s: float) -> list[float]:
@@ -34,7 +34,7 @@ def normalised_alphas(model: SpikingNetwork, train: ArraySplit, conv: Conversion
     sub = train.subset(np.arange(min(len(train), max_samples)))
     acts: list[list[np.ndarray]] = [[] for _ in model.spiking_layers()]
     for x, _ in batches(sub, batch_size):
-        model(_tensor(x, device), Mode.ANN, 1)
+        model(to_tensor(x, device), Mode.ANN, 1)
         for k, r in enumerate(model.layer_rates()):
             acts[k].append((r / base).flatten().cpu().numpy())  # activation in ANN units
     model.set_alphas(previous)

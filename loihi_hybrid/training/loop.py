@@ -42,7 +42,8 @@ def batches(split: ArraySplit, batch_size: int, rng: np.random.Generator | None 
         yield x, y
 
 
-def _tensor(a: np.ndarray, device: torch.device) -> torch.Tensor:
+def to_tensor(a: np.ndarray, device: torch.device) -> torch.Tensor:
+    """A float32 tensor on ``device`` from a numpy batch."""
     return torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float32, device=device)
 
 
@@ -57,7 +58,7 @@ def evaluate(model: SpikingNetwork, task: Any, split: ArraySplit, mode: Mode, st
     n_batches = (len(split) + batch_size - 1) // batch_size
     for x, _ in tqdm(batches(split, batch_size), total=n_batches, desc=desc or f"eval {mode.value}",
                      leave=False, disable=None):
-        out = model(_tensor(x, device), mode, steps)
+        out = model(to_tensor(x, device), mode, steps)
         preds.append(task.predict(model, out).cpu().numpy())
         meter.add(model.layer_rates())
     pred = np.concatenate(preds)
@@ -110,8 +111,8 @@ def train_stage(model: SpikingNetwork, task: Any, train: ArraySplit, val: ArrayS
         inner = tqdm(batches(train, batch_size, rng, aug, max_batches), total=n_batches, leave=False,
                      desc=f"epoch {state['epoch'] + 1}", disable=None)
         for x, y in inner:
-            out = model(_tensor(x, device), mode, steps)
-            loss = task.loss(model, out, _tensor(y, device))
+            out = model(to_tensor(x, device), mode, steps)
+            loss = task.loss(model, out, to_tensor(y, device))
             if rate_weight > 0:
                 loss = loss + rate_weight * rate_penalty(model.layer_rates(), rate_target)
             opt.zero_grad(set_to_none=True)
