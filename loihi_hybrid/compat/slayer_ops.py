@@ -13,9 +13,8 @@ _sl = _slayer()
 _li = _sl.neuron.dynamics.leaky_integrator
 _Spike = _sl.spike.Spike
 
-#: Loihi's fixed-point grid: decays are 12-bit fractions, states carry 12 fractional bits
-#: (SLAYER's CUBA neuron with scale=1<<6 uses s_scale = 1<<12 for its integer dynamics).
-DECAY_SCALE = 1 << 12
+#: States carry 12 fractional bits (SLAYER's CUBA neuron with scale=1<<6 uses s_scale = 1<<12 for its
+#: integer dynamics); decays are 12-bit fractions, see ``neurons.params.DECAY_SCALE``.
 STATE_SCALE = 1 << 12
 #: SLAYER spikes at v >= th, Loihi at v > th: SLAYER adds this epsilon (cuba.Neuron.threshold_eps).
 THRESHOLD_EPS = 0.01 / STATE_SCALE

@@ -75,18 +75,22 @@ class SpikingLayer(_Synaptic):
 
     def forward(self, x: Activity, mode: Mode, steps: int) -> Activity:
         a = self.alpha
-        z_mean = self.project(x.mean) + self.bias_like(x.mean, timed=False)
-        r = rate(a * z_mean, self.neuron) if mode in (Mode.ANN, Mode.HYBRID) else None
+        # the projection of the time-averaged input: the rate path (ann, hybrid), and for the analog
+        # input layer also the constant per-step current; not needed otherwise (snn, bptt)
+        z_mean = self.project(x.mean) if mode in (Mode.ANN, Mode.HYBRID) or x.seq is None else None
+        r = None
+        if mode in (Mode.ANN, Mode.HYBRID):
+            r = rate(a * (z_mean + self.bias_like(z_mean, timed=False)), self.neuron)
         if mode == Mode.ANN:
             self.rate = r
             return Activity(mean=r / a)
 
         if mode == Mode.BPTT:
-            z_seq = self._input_sequence(x, steps)
+            z_seq = self._input_sequence(x, z_mean, steps)
             s = spiking.spikes_surrogate(a * z_seq, a * self.bias_like(z_seq, True), self.neuron)
         else:
             with torch.no_grad():
-                z_seq = self._input_sequence(x, steps)
+                z_seq = self._input_sequence(x, z_mean, steps)
                 s = spiking.spikes(a * z_seq, a * self.bias_like(z_seq, True), self.neuron)
         spike_rate = s.mean(-1)
         if mode == Mode.HYBRID:
@@ -96,16 +100,10 @@ class SpikingLayer(_Synaptic):
         self.last_spikes = s.detach() if self.record else None
         return Activity(mean=spike_rate / a, seq=s / a)
 
-    def _input_sequence(self, x: Activity, steps: int) -> torch.Tensor:
+    def _input_sequence(self, x: Activity, z_mean: torch.Tensor | None, steps: int) -> torch.Tensor:
         if x.seq is None:  # analog input (the image) presented as a constant current for T steps
-            z = self.project(x.mean)
-            return z.unsqueeze(-1).expand(*z.shape, steps)
+            return z_mean.unsqueeze(-1).expand(*z_mean.shape, steps)
         return self.project(x.seq)
-
-    @property
-    def neurons_per_sample(self) -> int:
-        assert self.rate is not None, "run a forward pass first"
-        return int(self.rate[0].numel())
 
 
 class Readout(_Synaptic):
