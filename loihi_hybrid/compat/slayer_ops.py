@@ -55,3 +55,14 @@ def surrogate_spike(voltage: torch.Tensor, threshold: float, tau_grad: float, sc
     tau_rho = tau_grad * threshold * _sl.neuron.cuba.TAU_RHO_MULT
     scale_rho = scale_grad * _sl.neuron.cuba.SCALE_RHO_MULT
     return _Spike.apply(voltage, threshold + THRESHOLD_EPS, tau_rho, scale_rho, False, 0, 1)
+
+
+def synapse_geometry(syn: torch.nn.Module) -> tuple[str, torch.Tensor, int, int]:
+    """``(kind, weight, stride, padding)`` of a synapse made above; ``kind`` is conv|convT|dense and the
+    weight drops SLAYER's trailing time-kernel axis (conv ``(Co,Ci,kh,kw)``, convT ``(Ci,Co,kh,kw)``,
+    dense ``(Fo,Fi)``)."""
+    w = syn.weight.detach()[..., 0]
+    if isinstance(syn, _sl.synapse.Dense):
+        return "dense", w[:, :, 0, 0], 1, 0
+    kind = "convT" if isinstance(syn, _sl.synapse.ConvTranspose) else "conv"
+    return kind, w, int(syn.stride[0]), int(syn.padding[0])

@@ -1,0 +1,202 @@
+"""The trained network as Loihi stores it: integer weights, biases, decays and thresholds.
+
+Each layer gets its own scale ``k``: a training-time quantity ``q`` (on SLAYER's 1/4096 state grid) is
+``k * q`` on the chip. Loihi's CUBA neuron shifts synaptic input, bias and threshold left by 6 bits, so
+for a training-time effective weight ``W_eff`` (per input spike, with the layer's firing-rate scale
+``alpha`` and the current filter's gain folded in) the chip weight is ``64 k W_eff``, the bias mantissa
+``64 k alpha b`` and the threshold mantissa ``64 k theta``. ``k`` is as large as the 8-bit weights
+(even values in [-256, 254], the grid SLAYER and NetX use), the 17-bit threshold and the 13-bit bias
+allow, then lowered where a calibration run would overflow the 24-bit current or voltage.
+
+The first layer receives the image as graded spikes: 8-bit pixel values ``round(255 x)`` every step.
+The non-spiking readout integrates its input in the voltage (no leak, no threshold); the host decodes
+the readout value as the voltage change over the readout window divided by ``4096 k n``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import torch
+
+from ..compat import slayer_ops
+from ..models.layers import Flatten, Readout, SpikingLayer
+from ..models.network import SpikingNetwork
+from ..neurons.params import DECAY_SCALE
+
+WEIGHT_MAX = 254          # 8-bit signed mantissa on the even grid (SLAYER's quantize_8bit, Lava's Sparse)
+VTH_MAX = (1 << 17) - 1   # threshold mantissa, unsigned 17 bits
+BIAS_MAX = (1 << 12) - 1  # bias mantissa, signed 13 bits
+STATE_LIMIT = 1 << 23     # current and voltage are signed 24-bit registers
+MANT_SHIFT = 6            # Loihi left-shifts synaptic input, bias and threshold by 6 bits
+INPUT_LEVELS = 255        # graded input spikes carry 8-bit pixel values
+INPUT_MESSAGE_BITS = 8
+HEADROOM = 0.5            # calibrated peak state may use at most half of the 24-bit range
+
+
+@dataclass
+class FixedLayer:
+    """One layer in chip units. Weights in PyTorch layout: conv ``(Co, Ci, kh, kw)``, convT
+    ``(Ci, Co, kh, kw)``, dense ``(Fo, Fi)``; ``bias`` is the per-channel bias mantissa."""
+
+    name: str
+    op: str                      # "conv" | "convT" | "dense"
+    weight: np.ndarray
+    bias: np.ndarray
+    in_shape: tuple[int, ...]    # (C, H, W) or (F,)
+    out_shape: tuple[int, ...]
+    stride: int = 1
+    padding: int = 0
+    i_decay: int = DECAY_SCALE   # current decay, 12-bit fraction (4096: no memory)
+    v_decay: int = 0             # voltage decay (0: perfect integrator)
+    vth: int = VTH_MAX           # threshold mantissa
+    spiking: bool = True
+    weight_exp: int = 0          # synaptic sums are shifted by this (negative: right) before the neuron
+    scale: float = 1.0           # k: chip units per training-time unit
+    flatten_input: bool = False  # input arrives from a (C, H, W) layer and is flattened in C order
+
+    @property
+    def neurons(self) -> int:
+        return int(np.prod(self.out_shape))
+
+    @property
+    def synapses(self) -> int:
+        """Stored synapses: conv kernels are shared, so they count once per output neuron and tap."""
+        if self.op == "dense":
+            return int(self.weight.size)
+        fan_in = self.fan_in
+        return self.neurons * fan_in
+
+    @property
+    def fan_in(self) -> int:
+        if self.op == "dense":
+            return int(self.weight.shape[1])
+        if self.op == "conv":
+            return int(np.prod(self.weight.shape[1:]))
+        ci, _, kh, kw = self.weight.shape  # convT: each output pixel sees ci * (kh/stride) * (kw/stride) taps
+        return int(ci * max(1, kh // self.stride) * max(1, kw // self.stride))
+
+    def fan_out(self) -> int:
+        """Synapses driven by one input neuron (average)."""
+        return int(round(self.synapses / int(np.prod(self.in_shape))))
+
+
+@dataclass
+class FixedNetwork:
+    """A feed-forward chain of :class:`FixedLayer`; the last one is the non-spiking readout."""
+
+    layers: list[FixedLayer]
+    input_shape: tuple[int, int, int]
+    steps: int
+    warmup: int
+    input_levels: int = INPUT_LEVELS
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def readout(self) -> FixedLayer:
+        return self.layers[-1]
+
+    def encode_input(self, x: np.ndarray) -> np.ndarray:
+        """Images (N, C, H, W) in [0, 1] -> graded input spike values (int32)."""
+        return np.clip(np.rint(np.asarray(x, np.float64) * self.input_levels), 0, self.input_levels).astype(np.int32)
+
+    def decode_readout(self, v_warm: np.ndarray, v_end: np.ndarray) -> np.ndarray:
+        """Readout voltages at the start and end of the readout window -> training-time readout values."""
+        n = self.steps - self.warmup
+        return (v_end.astype(np.float64) - v_warm) / (4096.0 * self.readout.scale * n)
+
+
+def _round_even(x: np.ndarray) -> np.ndarray:
+    return (2 * np.rint(np.asarray(x, np.float64) / 2)).astype(np.int64)
+
+
+def _geometry(syn: torch.nn.Module, in_shape: tuple[int, ...]) -> tuple[str, np.ndarray, int, int, tuple[int, ...]]:
+    op, w, stride, padding = slayer_ops.synapse_geometry(syn)
+    w = w.cpu().double().numpy()
+    if op == "dense":
+        return op, w, 1, 0, (int(w.shape[0]),)
+    _, h, wd = in_shape
+    k = w.shape[-1]
+    if op == "conv":
+        out = (w.shape[0], (h + 2 * padding - k) // stride + 1, (wd + 2 * padding - k) // stride + 1)
+    else:
+        out = (w.shape[1], (h - 1) * stride - 2 * padding + k, (wd - 1) * stride - 2 * padding + k)
+    return op, w, stride, padding, tuple(int(v) for v in out)
+
+
+def _layer_scale(w_eff: np.ndarray, bias_eff: np.ndarray, threshold: float | None, exp_min: int) -> float:
+    """Largest k that the weight, bias and threshold registers allow."""
+    limits = [WEIGHT_MAX / (64.0 * max(np.abs(w_eff).max(), 1e-12))]
+    if np.abs(bias_eff).max() > 0:
+        limits.append(BIAS_MAX / (64.0 * np.abs(bias_eff).max()))
+    if threshold is not None:
+        limits.append(VTH_MAX / (64.0 * threshold))
+    return float(min(limits))
+
+
+def _quantize_layer(layer: SpikingLayer | Readout, name: str, in_shape: tuple[int, ...], in_unit: float,
+                    k: float | None, flatten_input: bool, exp_min: int) -> FixedLayer:
+    op, w, stride, padding, out_shape = _geometry(layer.synapse, in_shape)
+    b = layer.bias.detach().cpu().double().numpy()
+    if isinstance(layer, SpikingLayer):
+        a, p = float(layer.alpha), layer.neuron
+        gain = p.current_decay / DECAY_SCALE
+        w_eff, b_eff, theta = a * gain * w * in_unit, a * b, p.threshold
+        i_decay, v_decay = p.current_decay, p.voltage_decay
+    else:
+        w_eff, b_eff, theta = w * in_unit, b, None
+        i_decay, v_decay = DECAY_SCALE, 0
+    if k is None:
+        k = _layer_scale(w_eff, b_eff, theta, exp_min)
+    # the smallest exponent (finest weights) whose mantissas fit 8 bits
+    exp = int(np.clip(np.ceil(np.log2(64.0 * k * np.abs(w_eff).max() / WEIGHT_MAX + 1e-300)), exp_min, 0))
+    weight = np.clip(_round_even(64.0 * k * w_eff * 2.0 ** -exp), -WEIGHT_MAX - 2, WEIGHT_MAX).astype(np.int32)
+    bias = np.clip(np.rint(64.0 * k * b_eff), -BIAS_MAX - 1, BIAS_MAX).astype(np.int32)
+    vth = VTH_MAX if theta is None else int(min(VTH_MAX, max(1, round(64.0 * k * theta))))
+    return FixedLayer(name=name, op=op, weight=weight, bias=bias, in_shape=tuple(in_shape), out_shape=out_shape,
+                      stride=stride, padding=padding, i_decay=int(i_decay), v_decay=int(v_decay), vth=vth,
+                      spiking=theta is not None, weight_exp=exp, scale=float(k), flatten_input=flatten_input)
+
+
+def quantize(model: SpikingNetwork, calib_x: np.ndarray | torch.Tensor, steps: int, warmup: int,
+             exp_min: tuple[int, ...] = (-8,), max_rounds: int = 8) -> FixedNetwork:
+    """Fixed-point version of ``model`` (alphas folded in); scales checked on ``calib_x`` (N, C, H, W) in [0, 1].
+
+    A layer whose current or voltage would exceed half the 24-bit range on the calibration images gets
+    its scale lowered (by the measured excess, rounded up to a power of two) and the check repeats.
+    """
+    from ..deploy.emulator import emulate  # the emulator is the reference arithmetic for the check
+
+    x = np.asarray(calib_x.detach().cpu().numpy() if isinstance(calib_x, torch.Tensor) else calib_x)
+    scales: dict[int, float] = {}
+    for _ in range(max_rounds):
+        fixed = _build(model, x.shape[1:], steps, warmup, scales, exp_min)
+        peaks = emulate(fixed, x, record_peaks=True).peak_state
+        over = [(i, p) for i, p in enumerate(peaks) if p > HEADROOM * STATE_LIMIT]
+        if not over:
+            return fixed
+        for i, p in over:
+            shrink = 2.0 ** np.ceil(np.log2(p / (HEADROOM * STATE_LIMIT)))
+            scales[i] = fixed.layers[i].scale / shrink
+    raise RuntimeError("could not fit the network's states into Loihi's 24-bit registers")
+
+
+def _build(model: SpikingNetwork, in_shape: tuple[int, ...], steps: int, warmup: int,
+           scales: dict[int, float], exp_min: tuple[int, ...]) -> FixedNetwork:
+    layers: list[FixedLayer] = []
+    shape, unit, flatten = tuple(int(s) for s in in_shape), 1.0 / INPUT_LEVELS, False
+    for m in model.layers:
+        if isinstance(m, Flatten):
+            flatten, shape = True, (int(np.prod(shape)),)
+            continue
+        name = m.name if isinstance(m, SpikingLayer) else "readout"
+        e = exp_min[min(len(layers), len(exp_min) - 1)]
+        fl = _quantize_layer(m, name, shape, unit, scales.get(len(layers)), flatten, e)
+        layers.append(fl)
+        shape, flatten = fl.out_shape, False
+        unit = 1.0 / float(m.alpha) if isinstance(m, SpikingLayer) else 1.0
+    return FixedNetwork(layers=layers, input_shape=tuple(int(s) for s in in_shape), steps=steps, warmup=warmup)
+
+
+def with_layers(net: FixedNetwork, layers: list[FixedLayer]) -> FixedNetwork:
+    return replace(net, layers=layers)
