@@ -1,0 +1,42 @@
+"""``export.py RUN_DIR``: export a finetune.py checkpoint (hybrid or converted SNN) to NetX HDF5."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..errors import InputError
+from .common import run_cli
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="export.py", description=__doc__)
+    p.add_argument("run", help="a finetune.py output folder (config.json and <stage>.pt)")
+    p.add_argument("--stage", choices=["hybrid", "converted"], default="hybrid")
+    p.add_argument("--out", help="output file (default RUN/<task>_<stage>.net)")
+    p.add_argument("--data", help="the data folder the run was trained on (default: synthetic)")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = parse_args(argv)
+
+    def body() -> int:
+        import json
+
+        from ..export.exporter import export_run
+
+        run = Path(a.run)
+        if not (run / "config.json").is_file():
+            raise InputError(run / "config.json", "not a finetune.py run folder (config.json missing)")
+        task = json.loads((run / "config.json").read_text()).get("task", "net")
+        if a.data is not None and not Path(a.data).is_dir():
+            raise InputError(a.data, "data folder not found")
+        export_run(run, a.stage, a.out or run / f"{task}_{a.stage}.net", a.data)
+        return 0
+
+    return run_cli(body)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

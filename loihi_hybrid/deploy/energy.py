@@ -1,0 +1,97 @@
+"""Activity, energy estimates and a Loihi 2 fit report from an exported network and its spike counts.
+
+All energies are **estimates** from operation counts, labelled as such:
+
+- ``loihi_estimate``: Loihi (1) per-operation energies (Davies et al., IEEE Micro 2018, Table 2):
+  23.6 pJ per synaptic operation, 81 pJ per active (spiking) and 52 pJ per inactive neuron update.
+  Synaptic operations include the graded input events of the first layer.
+- ``ann_estimate``: the ANN's multiply-accumulates x 4.6 pJ (Horowitz, ISSCC 2014, 45 nm).
+- ``snn_horowitz``: first-layer MACs (every step, since the image is sent every step) x 4.6 pJ plus
+  the other synaptic operations x 0.9 pJ, the usual paper estimate beside the ANN's.
+
+Loihi 2's own energy comes only from its hardware profiler (``measured_uj_per_inference``).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ..export.fixed_point import FixedLayer, FixedNetwork
+
+PJ_SYNOP_LOIHI = 23.6
+PJ_NEURON_ACTIVE = 81.0
+PJ_NEURON_INACTIVE = 52.0
+PJ_MAC = 4.6
+PJ_AC = 0.9
+# Loihi 2 per chip (Intel brief, 2021): 128 neuro-cores, up to 1 M neurons and 120 M synapses
+CHIP_CORES, CHIP_NEURONS, CHIP_SYNAPSES = 128, 1_000_000, 120_000_000
+CORE_NEURONS, CORE_SYNAPSES = 8192, CHIP_SYNAPSES // CHIP_CORES
+
+
+def fan_out(layer: FixedLayer) -> float:
+    """Synapses per input neuron of ``layer`` (average over its inputs)."""
+    return layer.synapses / float(np.prod(layer.in_shape))
+
+
+def layer_activity(net: FixedNetwork, counts: np.ndarray, dt_s: float) -> list[dict[str, Any]]:
+    """Per layer, per inference: neurons, spikes, firing rate (Hz) and SynOps (input spikes x fan-out).
+
+    ``counts``: (N, L) spikes per sample and layer. The first layer's SynOps are its graded input events
+    (every pixel, every step) times the fan-out.
+    """
+    mean = counts.mean(0) if len(counts) else np.zeros(len(net.layers))
+    rows = []
+    in_events = float(np.prod(net.input_shape)) * net.steps
+    for layer, spikes in zip(net.layers, mean):
+        rows.append({"name": layer.name, "neurons": layer.neurons, "spikes": float(spikes),
+                     "firing_rate_hz": float(spikes) / (layer.neurons * net.steps * dt_s),
+                     "synops": in_events * fan_out(layer)})
+        in_events = float(spikes)
+    return rows
+
+
+def mean_rate_hz(net: FixedNetwork, counts: np.ndarray, dt_s: float) -> float:
+    """Spikes per spiking neuron per second, over the whole network (as the training-time figure)."""
+    spiking = [i for i, ly in enumerate(net.layers) if ly.spiking]
+    neurons = sum(net.layers[i].neurons for i in spiking)
+    return float(counts[:, spiking].sum(1).mean()) / (neurons * net.steps * dt_s)
+
+
+def ann_macs(net: FixedNetwork) -> float:
+    """Multiply-accumulates of one ANN inference with the same architecture."""
+    return float(sum(layer.synapses for layer in net.layers))
+
+
+def energy_estimates(net: FixedNetwork, activity: list[dict[str, Any]]) -> dict[str, float]:
+    """Estimated energy per inference in microjoules (see the module docstring for the formulas)."""
+    synops = sum(r["synops"] for r in activity)
+    spikes = sum(r["spikes"] for r in activity)
+    updates = sum(r["neurons"] for r in activity) * net.steps
+    loihi_pj = synops * PJ_SYNOP_LOIHI + spikes * PJ_NEURON_ACTIVE + (updates - spikes) * PJ_NEURON_INACTIVE
+    first = activity[0]["synops"]
+    return {"loihi_estimate_uj_per_inference": loihi_pj * 1e-6,
+            "ann_estimate_uj_per_inference": ann_macs(net) * PJ_MAC * 1e-6,
+            "snn_horowitz_uj_per_inference": (first * PJ_MAC + (synops - first) * PJ_AC) * 1e-6}
+
+
+def fit_report(net: FixedNetwork) -> dict[str, Any]:
+    """Per layer: neurons, synapses (unrolled), fan-in/fan-out and estimated Loihi 2 cores; warnings.
+
+    Cores are estimated from the chip totals divided evenly over its 128 cores (8192 neurons and about
+    0.94 M synapses per core); the real allocation depends on Intel's compiler.
+    """
+    rows, warnings = [], []
+    for layer in net.layers:
+        cores = max(math.ceil(layer.neurons / CORE_NEURONS), math.ceil(layer.synapses / CORE_SYNAPSES))
+        rows.append({"name": layer.name, "op": layer.op, "neurons": layer.neurons, "synapses": layer.synapses,
+                     "fan_in": layer.fan_in, "fan_out": round(fan_out(layer), 2), "cores": cores})
+    total = {k: sum(r[k] for r in rows) for k in ("neurons", "synapses", "cores")}
+    if total["cores"] > CHIP_CORES:
+        warnings.append(f"needs about {total['cores']} cores: more than one Loihi 2 chip ({CHIP_CORES})")
+    if total["neurons"] > CHIP_NEURONS:
+        warnings.append(f"{total['neurons']} neurons exceed one chip's {CHIP_NEURONS}")
+    if total["synapses"] > CHIP_SYNAPSES:
+        warnings.append(f"{total['synapses']} synapses exceed one chip's {CHIP_SYNAPSES}")
+    return {"layers": rows, "total": total, "fits_one_chip": not warnings, "warnings": warnings}
