@@ -38,7 +38,8 @@ def tiny_run(request, tmp_path_factory):
 def test_summary_json_shape(tiny_run):
     task, out, proc, _ = tiny_run
     s = json.loads((out / "summary.json").read_text())
-    assert set(s) == {"task", "metric_name", "data", "steps", "ann", "converted", "hybrid", "baseline"}
+    assert set(s) == {"task", "metric_name", "data", "steps", "ann", "converted", "hybrid", "baseline", "exports"}
+    assert Path(s["exports"]["hybrid"]) == out / f"{task}_hybrid.net" and (out / f"{task}_hybrid.net").is_file()
     assert s["task"] == task and s["metric_name"] == {"locnet": "iou", "cae": "dice"}[task]
     assert s["data"] == "synthetic" and s["steps"] == 4
     for key in ("ann", "converted", "hybrid", "baseline"):
@@ -53,6 +54,61 @@ def test_summary_json_shape(tiny_run):
     assert (out / "training_curves.png").stat().st_size > 1000
     assert all((out / f"{stage}.pt").exists() for stage in ("ann", "converted", "hybrid"))
     assert "| hybrid SNN |" in proc.stdout and "| converted SNN |" in proc.stdout
+
+
+SUMMARY_KEYS = {"task", "backend", "model", "metric_name", "metric", "n_samples", "steps_per_sample",
+                "mean_firing_rate_hz", "layers", "energy", "seconds", "seconds_per_sample", "extra"}
+
+
+def deploy(*args):
+    return subprocess.run([sys.executable, str(ROOT / "scripts" / "deploy.py"), *map(str, args)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+
+
+def test_deploy_emu_and_sim_agree_on_the_export(tiny_run, tmp_path):
+    task, out, _, _ = tiny_run
+    model = out / f"{task}_hybrid.net"
+    runs = {}
+    for backend in ("emu", "sim"):
+        js = tmp_path / f"{backend}.json"
+        proc = deploy("--backend", backend, "--model", model, "--limit", 2, "--json", js, "--plots", tmp_path / "p")
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        runs[backend] = json.loads(js.read_text())
+    emu, sim = runs["emu"], runs["sim"]
+    assert set(emu) == SUMMARY_KEYS and set(sim) == SUMMARY_KEYS
+    assert set(emu["energy"]) == {"loihi_estimate_uj_per_inference", "ann_estimate_uj_per_inference",
+                                  "measured_uj_per_inference"}
+    assert emu["energy"]["measured_uj_per_inference"] is None
+    assert all(set(r) == {"name", "neurons", "spikes", "firing_rate_hz", "synops"} for r in emu["layers"])
+    assert sim["backend"] == "sim" and sim["n_samples"] == emu["n_samples"] > 0
+    assert sim["metric"] == emu["metric"]
+    assert [r["spikes"] for r in sim["layers"]] == [r["spikes"] for r in emu["layers"]]
+    pngs = sorted(p.name for p in (tmp_path / "p").glob("*.png"))
+    assert len(pngs) == 6, pngs  # rates, raster and the task picture, per backend
+
+
+def test_deploy_split_all_and_export_metric(tiny_run, tmp_path):
+    task, out, _, _ = tiny_run
+    s = json.loads((out / "summary.json").read_text())
+    js = tmp_path / "all.json"
+    proc = deploy("--backend", "emu", "--model", out / f"{task}_hybrid.net", "--split", "all", "--json", js)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    d = json.loads(js.read_text())
+    sizes = s["hybrid"]["extra"]["split_sizes"]
+    assert d["n_samples"] == sizes["train"] + sizes["val"] + sizes["test"]
+    assert d["extra"]["test_metric_at_export"]["training_snn"] == s["hybrid"]["metric"]
+
+
+def test_export_command_converted_stage(tiny_run, tmp_path):
+    task, out, _, _ = tiny_run
+    target = tmp_path / "conv.net"
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "export.py"), str(out), "--stage", "converted",
+                           "--out", str(target)], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert target.is_file() and "fixed-point emulation" in proc.stdout
+    bad = subprocess.run([sys.executable, str(ROOT / "scripts" / "export.py"), str(tmp_path)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert bad.returncode == 2 and "config.json missing" in bad.stderr
 
 
 def test_resume_skips_finished_stages(tiny_run):

@@ -25,6 +25,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int)
     p.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument("--export-converted", action="store_true",
+                   help="also export the converted SNN (the hybrid SNN is always exported) to NetX HDF5")
     return p.parse_args(argv)
 
 
@@ -70,11 +72,13 @@ def main(argv: list[str] | None = None) -> int:
         data = load_run_data(cfg, a.data)
         print(f"data: {data.source} — train {len(data.train)}, val {len(data.val)}, test {len(data.test)}"
               + (f"; {len(data.skipped)} samples left out" if data.skipped else ""))
-        summary = run_pipeline(cfg, data, out, resume=a.resume, device=a.device)
+        stages = ("converted", "hybrid") if a.export_converted else ("hybrid",)
+        summary = run_pipeline(cfg, data, out, resume=a.resume, device=a.device, export=stages)
         print()
         print(f"{a.network} on {data.source}, T = {cfg.steps} steps (test split, n = {len(data.test)})")
         print(results_table(summary))
-        print(f"\nwritten to {out}/ (summary.json, training_curves.png, checkpoints)")
+        print(f"\nwritten to {out}/ (summary.json, training_curves.png, checkpoints, "
+              f"{', '.join(Path(p).name for p in summary['exports'].values())})")
         return 0
 
     def hint() -> str:

@@ -91,7 +91,7 @@ def write_netx(net: FixedNetwork, path: str | Path, metadata: dict[str, Any]) ->
                 g.create_dataset("padding", data=np.array([layer.padding, layer.padding]))
                 g.create_dataset("dilation", data=np.array([1, 1]))
                 g.create_dataset("groups", data=1)
-            g.create_dataset("weight", data=layer.weight.astype(np.int32))
+            g.create_dataset("weight", data=layer.weight.astype(np.int16), compression="gzip")
             # NetX broadcasts a per-channel bias over conv outputs; dense layers take one per neuron
             g.create_dataset("bias", data=layer.bias.astype(np.int32))
             if layer.weight_exp:

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from ..config import RunConfig
+from ..export.exporter import export_model
 from ..data import DataSplits
 from ..models import Mode, SpikingNetwork
 from ..reports.curves import plot_curves
@@ -57,8 +58,10 @@ def _write_json(path: Path, obj: Any) -> None:
 
 
 def run_pipeline(cfg: RunConfig, data: DataSplits, out: Path, resume: bool = False,
-                 device: str | None = None, log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Run (or resume) the three stages; write checkpoints, curves and ``summary.json`` into ``out``."""
+                 device: str | None = None, log: Callable[[str], None] = print,
+                 export: tuple[str, ...] = ("hybrid",)) -> dict[str, Any]:
+    """Run (or resume) the three stages; write checkpoints, curves and ``summary.json`` into ``out``;
+    export the ``export`` stages (``converted``, ``hybrid``) to NetX HDF5 as ``<task>_<stage>.net``."""
     paths = RunPaths(Path(out))
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
@@ -149,6 +152,12 @@ def run_pipeline(cfg: RunConfig, data: DataSplits, out: Path, resume: bool = Fal
     summary["hybrid"]["extra"]["split_sizes"] = {"train": len(data.train), "val": len(data.val),
                                                  "test": len(data.test)}
     summary["hybrid"]["extra"]["skipped_samples"] = len(data.skipped)
+    summary["exports"] = {}
+    for stage in export:
+        model.load_state_dict(torch.load(paths.weights(stage), map_location=dev))
+        path = paths.out / f"{cfg.task}_{stage}.net"
+        export_model(model, cfg, data, path, stage, training_metric=state["rows"][stage]["metric"], log=log)
+        summary["exports"][stage] = str(path)
     _write_json(paths.out / "summary.json", summary)
     plot_curves(state["history"], task.metric_name, paths.out / "training_curves.png")
     return summary

@@ -1,0 +1,74 @@
+"""The emulator's fixed-point arithmetic: Loihi's decay, wrap and threshold rules, and SLAYER's dynamics."""
+import numpy as np
+import pytest
+import torch
+
+from loihi_hybrid.deploy.emulator import _decay, emulate
+from loihi_hybrid.export.fixed_point import FixedLayer, FixedNetwork
+from loihi_hybrid.neurons import NeuronParams, spiking
+
+
+def test_decay_rounds_toward_zero():
+    x = torch.tensor([4097, -4097, 100, -100, 0])
+    # 4097 * 2048 / 4096 = 2048.5 -> 2048 and -2048 (toward zero, as Loihi's sign * (|x| >> 12))
+    assert _decay(x, 2048).tolist() == [2048, -2048, 50, -50, 0]
+    assert _decay(x, 4096).tolist() == [0, 0, 0, 0, 0]
+    assert _decay(x, 0).tolist() == x.tolist()
+
+
+def _one_neuron_net(weight: int, vth: int, bias: int = 0, i_decay: int = 4096, v_decay: int = 0,
+                    steps: int = 6) -> FixedNetwork:
+    hidden = FixedLayer(name="h", op="dense", weight=np.array([[weight]], np.int32), bias=np.array([bias], np.int32),
+                        in_shape=(1,), out_shape=(1,), i_decay=i_decay, v_decay=v_decay, vth=vth,
+                        flatten_input=True)
+    out = FixedLayer(name="readout", op="dense", weight=np.array([[2]], np.int32), bias=np.zeros(1, np.int32),
+                     in_shape=(1,), out_shape=(1,), spiking=False)
+    return FixedNetwork(layers=[hidden, out], input_shape=(1, 1, 1), steps=steps, warmup=2, input_levels=255)
+
+
+def test_hand_computed_spike_train():
+    # input q = 255 each step, weight 2: a = 510 << 6 = 32640 per step into the current (no filter);
+    # v grows by 32640 per step; threshold 1000 << 6 = 64000 -> v: 32640, 65280 (> 64000: spike, reset)
+    net = _one_neuron_net(weight=2, vth=1000)
+    r = emulate(net, np.ones((1, 1, 1, 1)), record=True)
+    assert r.spikes[0][0, 0].astype(int).tolist() == [0, 1, 0, 1, 0, 1]
+    # readout integrates 2 << 6 per input spike; window = steps 2..5 holds spikes at 3 and 5
+    assert r.v_end[0, 0] - r.v_warm[0, 0] == 2 * 2 * 64
+
+
+def test_threshold_is_strict():
+    # v reaches exactly vth << 6 at step 2 and must not spike (Loihi: v > vth)
+    net = _one_neuron_net(weight=2, vth=1020)
+    r = emulate(net, np.ones((1, 1, 1, 1)), record=True)
+    assert r.spikes[0][0, 0].astype(int).tolist()[:3] == [0, 0, 1]
+
+
+def test_current_wraps_at_24_bits():
+    # i_decay 0 keeps the current; 255 * 254 << 6 = 4145280 per step: the third step passes 2**23 and wraps
+    net = _one_neuron_net(weight=254, vth=131071, i_decay=0, steps=3)
+    r = emulate(net, np.ones((1, 1, 1, 1)), record_peaks=True)
+    assert r.peak_state[0] > 2 ** 23  # seen before the wrap, so the exporter can refuse such scales
+
+
+@pytest.mark.parametrize("kind", ["lif", "if"])
+def test_emulated_layer_equals_slayer_dynamics(kind):
+    """One dense layer with exactly representable weights: the emulator's spikes equal the training-time
+    spiking forward pass (``neurons.spiking.spikes``, itself bit-exact with SLAYER's CUBA neuron)."""
+    rng = np.random.default_rng(0)
+    p = NeuronParams(kind=kind, tau_syn=0.0, tau_rc=8.0, threshold=1.0, t_ref=0.0)  # current decay 4096: gain 1
+    n_in, n_out, steps = 12, 20, 24
+    w = 2 * rng.integers(-8, 9, size=(n_out, n_in)).astype(np.int32)
+    b = rng.integers(-20, 21, size=n_out).astype(np.int32)
+    layer = FixedLayer(name="h", op="dense", weight=w, bias=b, in_shape=(n_in,), out_shape=(n_out,),
+                       i_decay=p.current_decay, v_decay=p.voltage_decay, vth=64, flatten_input=True)
+    out = FixedLayer(name="readout", op="dense", weight=np.zeros((1, n_out), np.int32), bias=np.zeros(1, np.int32),
+                     in_shape=(n_out,), out_shape=(1,), spiking=False)
+    net = FixedNetwork(layers=[layer, out], input_shape=(n_in, 1, 1), steps=steps, warmup=1, input_levels=255)
+    x = rng.integers(0, 256, size=(5, n_in, 1, 1)) / 255.0
+    emu = emulate(net, x, record=True).spikes[0]
+    # training units with scale k = 1: W = w / 64, bias = b / 64, threshold = vth / 64 = 1
+    q = torch.as_tensor(net.encode_input(x).reshape(5, n_in), dtype=torch.float32)
+    z = (q @ torch.as_tensor(w.T / 64.0, dtype=torch.float32)).unsqueeze(-1).expand(5, n_out, steps)
+    ref = spiking.spikes(z, torch.as_tensor(b / 64.0, dtype=torch.float32).view(1, -1, 1), p)
+    assert emu.sum() > 0
+    assert np.array_equal(emu, ref.numpy().astype(bool))

@@ -1,0 +1,101 @@
+"""Fixed-point export: register ranges, HDF5 round trip, clear errors for bad files."""
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from deploy_fixtures import tiny
+from loihi_hybrid.errors import InputError
+from loihi_hybrid.export.fixed_point import BIAS_MAX, HEADROOM, STATE_LIMIT, VTH_MAX, WEIGHT_MAX
+from loihi_hybrid.export.netx_hdf5 import read_netx, write_netx
+from loihi_hybrid.deploy.emulator import emulate
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(params=["locnet", "cae"], scope="module")
+def exported(request, tmp_path_factory):
+    model, x, fixed = tiny(request.param)
+    path = tmp_path_factory.mktemp(request.param) / "net.net"
+    write_netx(fixed, path, {"task": request.param})
+    return request.param, x, fixed, path
+
+
+def test_registers_fit_loihi(exported):
+    _, x, fixed, _ = exported
+    for layer in fixed.layers:
+        assert layer.weight.dtype == np.int32
+        assert layer.weight.max() <= WEIGHT_MAX and layer.weight.min() >= -WEIGHT_MAX - 2
+        assert np.all(layer.weight % 2 == 0), "8-bit mantissa on the even grid"
+        assert 0 < layer.vth <= VTH_MAX and np.abs(layer.bias).max() <= BIAS_MAX + 1
+        assert -8 <= layer.weight_exp <= 0
+    assert fixed.layers[0].weight_exp < 0  # graded 8-bit input needs finer first-layer weights
+    assert not fixed.readout.spiking and fixed.readout.i_decay == 4096 and fixed.readout.v_decay == 0
+    peaks = emulate(fixed, x, record_peaks=True).peak_state
+    assert max(peaks) <= HEADROOM * STATE_LIMIT
+
+
+def test_roundtrip_is_identical(exported):
+    task, x, fixed, path = exported
+    back, meta = read_netx(path)
+    assert meta["task"] == task and back.steps == fixed.steps and back.warmup == fixed.warmup
+    assert [ly.op for ly in back.layers] == [ly.op for ly in fixed.layers]
+    for a, b in zip(fixed.layers, back.layers):
+        assert np.array_equal(a.weight, b.weight) and np.array_equal(a.bias, b.bias)
+        assert (a.vth, a.i_decay, a.v_decay, a.weight_exp, a.scale, a.in_shape, a.out_shape) == \
+               (b.vth, b.i_decay, b.v_decay, b.weight_exp, b.scale, b.in_shape, b.out_shape)
+    assert np.array_equal(emulate(fixed, x).v_end, emulate(back, x).v_end)
+
+
+def test_netx_schema(exported):
+    task, _, _, path = exported
+    with h5py.File(path, "r") as h:
+        types = [h["layer"][k]["type"][0].decode() for k in sorted(h["layer"], key=int)]
+        assert types[0] == "input"
+        assert ("convT" in types) == (task == "cae") and ("flatten" in types) == (task == "locnet")
+        conv = h["layer"]["1"]
+        assert {"weight", "bias", "stride", "padding", "kernelSize", "neuron"} <= set(conv)
+        assert {"iDecay", "vDecay", "vThMant"} <= set(conv["neuron"])
+        assert "extension" in conv.attrs  # the first layer's weight exponent is documented
+
+
+def test_decode_readout_hand_case(exported):
+    _, _, fixed, _ = exported
+    k, n = fixed.readout.scale, fixed.steps - fixed.warmup
+    v_warm, v_end = np.array([100.0]), np.array([100.0 + 4096 * k * n * 0.75])
+    assert fixed.decode_readout(v_warm, v_end)[0] == pytest.approx(0.75)
+
+
+def _broken_files(tmp: Path, good: Path) -> dict[str, Path]:
+    truncated = tmp / "truncated.net"
+    truncated.write_bytes(good.read_bytes()[:3000])
+    text = tmp / "text.net"
+    text.write_text("not a network")
+    foreign = tmp / "foreign.net"
+    with h5py.File(foreign, "w") as h:
+        h.create_group("layer")
+    no_layers = tmp / "nolayers.net"
+    with h5py.File(good, "r") as src, h5py.File(no_layers, "w") as dst:
+        src.copy("loihi_hybrid", dst)
+    return {"truncated": truncated, "text": text, "foreign": foreign, "nolayers": no_layers,
+            "missing": tmp / "missing.net"}
+
+
+def test_bad_files_raise_input_error(exported, tmp_path):
+    _, _, _, path = exported
+    for kind, bad in _broken_files(tmp_path, path).items():
+        with pytest.raises(InputError) as err:
+            read_netx(bad)
+        assert str(bad) in str(err.value), kind
+
+
+def test_deploy_cli_bad_file_one_line_exit_2(exported, tmp_path):
+    _, _, _, path = exported
+    bad = _broken_files(tmp_path, path)["truncated"]
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "deploy.py"), "--backend", "emu",
+                           "--model", str(bad)], capture_output=True, text=True, timeout=300)
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert proc.returncode == 2 and len(lines) == 1 and str(bad) in lines[0] and "Traceback" not in proc.stderr
