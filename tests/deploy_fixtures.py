@@ -1,10 +1,13 @@
 """Tiny trained-shape networks for export/deploy tests (random weights, data-calibrated)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
 
 from loihi_hybrid.export.fixed_point import FixedNetwork, quantize
+from loihi_hybrid.export.netx_hdf5 import write_netx
 from loihi_hybrid.models import CAE, CAESpec, LocNet, LocNetSpec
 from loihi_hybrid.models.init import calibrate
 from loihi_hybrid.neurons import NeuronParams
@@ -26,3 +29,11 @@ def tiny(task: str, n: int = 3, seed: int = 0) -> tuple[torch.nn.Module, np.ndar
     model.readout_warmup = WARMUP
     fixed = quantize(model, x.numpy(), STEPS, WARMUP, exp_min=(-8, 0))
     return model, x.numpy(), fixed
+
+
+def tiny_export(task: str, folder: Path) -> tuple[torch.nn.Module, np.ndarray, FixedNetwork, Path]:
+    """``tiny(task)`` written to ``folder/tiny.net``."""
+    model, x, fixed = tiny(task)
+    path = folder / "tiny.net"
+    write_netx(fixed, path, {"task": task})
+    return model, x, fixed, path

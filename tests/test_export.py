@@ -7,7 +7,7 @@ import h5py
 import numpy as np
 import pytest
 
-from deploy_fixtures import tiny
+from deploy_fixtures import tiny_export
 from loihi_hybrid.errors import InputError
 from loihi_hybrid.export.fixed_point import BIAS_MAX, HEADROOM, STATE_LIMIT, VTH_MAX, WEIGHT_MAX
 from loihi_hybrid.export.netx_hdf5 import read_netx, write_netx
@@ -18,9 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(params=["locnet", "cae"], scope="module")
 def exported(request, tmp_path_factory):
-    model, x, fixed = tiny(request.param)
-    path = tmp_path_factory.mktemp(request.param) / "net.net"
-    write_netx(fixed, path, {"task": request.param})
+    _, x, fixed, path = tiny_export(request.param, tmp_path_factory.mktemp(request.param))
     return request.param, x, fixed, path
 
 

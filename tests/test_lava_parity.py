@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from deploy_fixtures import tiny
+from deploy_fixtures import tiny_export
 from loihi_hybrid.deploy.emulator import emulate
 from loihi_hybrid.export.netx_hdf5 import read_netx, write_netx
 from loihi_hybrid.models import Mode
@@ -20,9 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def lava_vs_emu(request, tmp_path_factory):
     from loihi_hybrid.deploy.lava.runner import run_lava
 
-    model, x, fixed = tiny(request.param)
-    path = tmp_path_factory.mktemp(request.param) / "tiny.net"
-    write_netx(fixed, path, {"task": request.param})
+    model, x, _, path = tiny_export(request.param, tmp_path_factory.mktemp(request.param))
     net, _ = read_netx(path)
     emu = emulate(net, x, record=True)
     watch = {0: np.arange(3)}

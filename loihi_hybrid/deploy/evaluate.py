@@ -138,6 +138,8 @@ def deploy(model_path: str | Path, data: DataSplits, backend: str = "sim", split
                                                 "network (parity-tested against the Lava simulator)",
                                          "sim": "Lava CPU simulator, Loihi2SimCfg(select_tag='fixed_pt')",
                                          "loihi2": "Loihi 2 hardware through Lava"}[backend],
+                  "neuron_updates_per_inference": sum(r["neurons"] for r in activity) * net.steps,
+                  "synops_per_inference": sum(r["synops"] for r in activity),
                   "snn_horowitz_uj_per_inference": energy["snn_horowitz_uj_per_inference"],
                   "snn_vs_ann_energy_ratio_horowitz": energy["snn_horowitz_uj_per_inference"]
                   / energy["ann_estimate_uj_per_inference"],

@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -25,6 +26,8 @@ from ...errors import InputError
 from ...export.fixed_point import INPUT_MESSAGE_BITS, FixedNetwork
 
 lava_py311.apply()
+# Lava's compiler tries to import every module it finds on the call stack while looking for process models
+warnings.filterwarnings("ignore", message="Cannot import module", category=UserWarning)
 
 from lava.magma.core.run_conditions import RunSteps  # noqa: E402
 from lava.magma.core.run_configs import Loihi2SimCfg  # noqa: E402

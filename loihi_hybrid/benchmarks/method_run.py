@@ -1,0 +1,60 @@
+"""Fine-tune a run's converted SNN with one method, in this (fresh) process, and print one JSON line.
+
+``python -m loihi_hybrid.benchmarks.method_run RUN_DIR --method hybrid|bptt --epochs N [--data DIR]``:
+the same network, data, T, learning rate, batches and epochs for every method; reports the test metric,
+firing rate, wall time of the fine-tuning and the process's peak resident memory.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+import torch
+
+from . import peak_rss_mb
+from ..config import config_from_dict
+from ..data.source import load_run_data
+from ..models import Mode
+from ..training.loop import evaluate, train_stage
+from ..training.tasks import make_task
+
+
+def finetune_converted(run: Path, method: str, epochs: int, data_dir: str | None,
+                       max_batches: int | None = None) -> dict:
+    cfg = config_from_dict(json.loads((run / "config.json").read_text()))
+    torch.manual_seed(cfg.seed)
+    data = load_run_data(cfg, data_dir)
+    task = make_task(cfg)
+    model = task.build(in_channels=data.train.x.shape[1])
+    model.load_state_dict(torch.load(run / "converted.pt", map_location="cpu"))
+    model.readout_warmup = cfg.readout_warmup
+    t = cfg.train
+    mode = Mode.HYBRID if method == "hybrid" else Mode.BPTT
+    with tempfile.TemporaryDirectory() as tmp:
+        res = train_stage(model, task, data.train, data.val, mode=mode, eval_mode=Mode.SNN, epochs=epochs,
+                          lr=t.lr_hybrid, steps=cfg.steps, batch_size=t.batch_size,
+                          rate_target=t.rate_target_hz * cfg.dt_s, rate_weight=t.rate_reg_weight, patience=None,
+                          augment=cfg.data.augment, seed=cfg.seed + 1, ckpt_path=Path(tmp) / "m.pt",
+                          max_batches=max_batches if max_batches is not None else t.max_train_batches,
+                          dt_s=cfg.dt_s, desc=method)
+    ev = evaluate(model, task, data.test, Mode.SNN, cfg.steps, t.batch_size, cfg.dt_s)
+    return {"method": method, "epochs": res.epochs, "metric": ev.metric, "firing_rate_hz": ev.firing_rate_hz,
+            "train_seconds": res.seconds, "peak_rss_mb": peak_rss_mb(),
+            "steps": cfg.steps, "batch_size": t.batch_size}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("run")
+    p.add_argument("--method", required=True, choices=["hybrid", "bptt"])
+    p.add_argument("--epochs", type=int, default=2)
+    p.add_argument("--max-batches", type=int)
+    p.add_argument("--data")
+    a = p.parse_args()
+    print(json.dumps(finetune_converted(Path(a.run), a.method, a.epochs, a.data, a.max_batches)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""``reproduce.py --data ../shared/data``: the reproduction report (paper tables, methods, T sweep, figures)."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from ..errors import InputError
+from .common import run_cli
+
+
+def _pairs(items: list[str] | None, what: str) -> dict[str, str]:
+    out = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or key not in ("locnet", "cae"):
+            raise InputError(None, f"{what} must look like locnet=VALUE or cae=VALUE, not {item!r}")
+        out[key] = value
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="reproduce.py", description=__doc__)
+    p.add_argument("--data", required=True, help="folder holding caltech_airplanes/ and hippocampus/")
+    p.add_argument("--out", help="report folder (default reports/<date>)")
+    p.add_argument("--run", action="append", help="reuse a finetune.py run: locnet=DIR or cae=DIR "
+                                                  "(default: train into OUT/runs/<network>)")
+    p.add_argument("--sim-json", action="append", help="deploy.py --backend sim --json summary: locnet=FILE")
+    p.add_argument("--tasks", default="locnet,cae")
+    p.add_argument("--steps", default="4,8,16,32,64", help="T values of the sweep")
+    p.add_argument("--method-epochs", action="append", help="fine-tuning epochs per method, e.g. cae=0 to skip")
+    a = p.parse_args(argv)
+
+    def body() -> int:
+        from ..reports.reproduce import reproduce
+
+        if not Path(a.data).is_dir():
+            raise InputError(a.data, "data folder not found")
+        tasks = tuple(t for t in a.tasks.split(",") if t)
+        if not set(tasks) <= {"locnet", "cae"}:
+            raise InputError(None, f"--tasks: unknown network in {a.tasks!r}")
+        runs = {k: Path(v) for k, v in _pairs(a.run, "--run").items()}
+        for k, v in runs.items():
+            if not (v / "config.json").is_file():
+                raise InputError(v, f"not a finetune.py run folder for {k}")
+        epochs = {k: int(v) for k, v in _pairs(a.method_epochs, "--method-epochs").items()}
+        out = Path(a.out or f"reports/{time.strftime('%Y-%m-%d')}")
+        reproduce(a.data, out, runs=runs, sim_json={k: Path(v) for k, v in _pairs(a.sim_json, "--sim-json").items()},
+                  tasks=tasks, steps=tuple(int(s) for s in a.steps.split(",")), method_epochs=epochs)
+        return 0
+
+    return run_cli(body)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
