@@ -86,3 +86,19 @@ def test_ann_mode_is_the_rate_network(tiny_net):
     assert y.shape[0] == 3 and torch.isfinite(y).all()
     rates = net.layer_rates()
     assert all(float(r.detach().min()) >= 0 and float(r.detach().max()) <= 1 for r in rates)
+
+
+@pytest.mark.parametrize("mode", [Mode.SNN, Mode.HYBRID])
+def test_time_chunks_do_not_change_spikes_or_output(tiny_net, mode):
+    """The streamed pass (neuron states carried across chunks) equals one pass over all T steps."""
+    net, x = tiny_net
+    for layer in net.spiking_layers():
+        layer.record = True
+    results = []
+    for chunk in (13, 5, 1):  # whole sequence, a chunk that does not divide T, single steps
+        net.time_chunk = chunk
+        y = net(x, mode, 13)
+        results.append((y.detach(), [layer.last_spikes.clone() for layer in net.spiking_layers()]))
+    for y, spikes in results[1:]:
+        torch.testing.assert_close(y, results[0][0], rtol=0, atol=1e-6)
+        assert all(torch.equal(a, b) for a, b in zip(spikes, results[0][1]))

@@ -78,27 +78,45 @@ class SpikingLayer(_Synaptic):
         # the projection of the time-averaged input: the rate path (ann, hybrid), and for the analog
         # input layer also the constant per-step current; not needed otherwise (snn, bptt)
         z_mean = self.project(x.mean) if mode in (Mode.ANN, Mode.HYBRID) or x.seq is None else None
-        r = None
-        if mode in (Mode.ANN, Mode.HYBRID):
-            r = rate(a * (z_mean + self.bias_like(z_mean, timed=False)), self.neuron)
         if mode == Mode.ANN:
+            r = rate(a * (z_mean + self.bias_like(z_mean, timed=False)), self.neuron)
             self.rate = r
             return Activity(mean=r / a)
-
         if mode == Mode.BPTT:
             z_seq = self._input_sequence(x, z_mean, steps)
             s = spiking.spikes_surrogate(a * z_seq, a * self.bias_like(z_seq, True), self.neuron)
-        else:
-            with torch.no_grad():
-                z_seq = self._input_sequence(x, z_mean, steps)
-                s = spiking.spikes(a * z_seq, a * self.bias_like(z_seq, True), self.neuron)
-        spike_rate = s.mean(-1)
+            self.rate = s.mean(-1)
+            self.last_spikes = s.detach() if self.record else None
+            return Activity(mean=self.rate / a, seq=s / a)
+        with torch.no_grad():
+            s, _ = self.spike_chunk(x.seq, None if z_mean is None else z_mean.detach(), steps)
+        self.last_spikes = s if self.record else None
+        return Activity(mean=self.rate_out(x.mean, s.mean(-1), mode, z_mean), seq=s / a)
+
+    @torch.no_grad()
+    def spike_chunk(self, seq: torch.Tensor | None, z_const: torch.Tensor | None, steps: int,
+                    state: spiking.NeuronState | None = None) -> tuple[torch.Tensor, spiking.NeuronState | None]:
+        """Spikes for ``steps`` steps of input, continuing from ``state``: ``seq`` are the decoded input
+        spikes (N, ..., steps), or ``z_const`` (N, ...) is the analog input's constant synaptic current."""
+        a = self.alpha
+        z_seq = self.project(seq) if seq is not None else z_const.unsqueeze(-1).expand(*z_const.shape, steps)
+        bias = a * self.bias_like(z_seq, True)
+        if z_seq.is_cuda:  # SLAYER's CUDA kernel; it has no state to carry, so no chunks there
+            return spiking.spikes(a * z_seq, bias, self.neuron), None
+        return spiking.spikes_stateful(a * z_seq, bias, self.neuron, state)
+
+    def rate_out(self, x_mean: torch.Tensor, spike_rate: torch.Tensor, mode: Mode,
+                 z_mean: torch.Tensor | None = None) -> torch.Tensor:
+        """The decoded output (N, ...) for measured ``spike_rate`` (spikes/step): its value is the measured
+        rate; in ``hybrid`` mode its gradient is the rate function's at the averaged input (``z_mean`` is
+        that input's projection, if already computed)."""
+        a = self.alpha
         if mode == Mode.HYBRID:
-            # value: the measured spike rate; gradient: the rate function's at the averaged input
+            z = self.project(x_mean) if z_mean is None else z_mean
+            r = rate(a * (z + self.bias_like(z, timed=False)), self.neuron)
             spike_rate = spike_rate + (r - r.detach())
         self.rate = spike_rate
-        self.last_spikes = s.detach() if self.record else None
-        return Activity(mean=spike_rate / a, seq=s / a)
+        return spike_rate / a
 
     def _input_sequence(self, x: Activity, z_mean: torch.Tensor | None, steps: int) -> torch.Tensor:
         if x.seq is None:  # analog input (the image) presented as a constant current for T steps
@@ -120,7 +138,11 @@ class Readout(_Synaptic):
             late = x.seq[..., min(warmup, x.seq.shape[-1] - 1):].mean(-1)
             # hybrid: the late-window value with the rate path's gradient (straight-through)
             mean = late if mode == Mode.BPTT else late.detach() + (x.mean - x.mean.detach())
-        z = self.project(mean)  # linear: equals the time average of the per-step input
+        return self.value(mean)
+
+    def value(self, mean: torch.Tensor) -> torch.Tensor:
+        """The readout for the time-averaged input ``mean`` (linear: equals the average per-step input)."""
+        z = self.project(mean)
         return z + self.bias_like(z, timed=False)
 
 

@@ -4,11 +4,19 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .layers import Activity, Mode, Readout, SpikingLayer
+from .layers import Activity, Flatten, Mode, Readout, SpikingLayer
+
+#: steps per chunk of the streamed spiking forward pass (``snn``/``hybrid`` on the CPU)
+TIME_CHUNK = 8
 
 
 class SpikingNetwork(nn.Module):
-    """Sequential network; ``forward(x, mode, steps)`` returns the readout (N, ...)."""
+    """Sequential network; ``forward(x, mode, steps)`` returns the readout (N, ...).
+
+    In ``snn`` and ``hybrid`` mode on the CPU the spiking pass streams chunks of ``time_chunk`` steps
+    through all layers, carrying each neuron's state, so its memory does not grow with T; the rate
+    path (hybrid gradients) then runs once on the time-averaged activities.
+    """
 
     def __init__(self, layers: list[nn.Module]) -> None:
         super().__init__()
@@ -17,15 +25,56 @@ class SpikingNetwork(nn.Module):
         self.layers = nn.ModuleList(layers)
         #: steps at the start of each sample that the readout ignores (see :class:`Readout`)
         self.readout_warmup = 0
+        self.time_chunk = TIME_CHUNK
 
     def forward(self, x: torch.Tensor, mode: Mode | str = Mode.ANN, steps: int = 16) -> torch.Tensor:
         mode = Mode(mode)
         if mode != Mode.ANN and steps < 1:
             raise ValueError("steps must be >= 1")
+        if mode in (Mode.SNN, Mode.HYBRID) and not x.is_cuda:
+            return self._streamed(x, mode, steps)
         act = Activity(mean=x)
         for layer in self.layers[:-1]:
             act = layer(act, mode, steps)
         return self.layers[-1](act, mode, steps, warmup=self.readout_warmup)
+
+    def _streamed(self, x: torch.Tensor, mode: Mode, steps: int) -> torch.Tensor:
+        body, readout = self.layers[:-1], self.layers[-1]
+        first = next(m for m in body if isinstance(m, SpikingLayer))
+        z_first = first.project(x) if mode == Mode.HYBRID else None  # reused by the rate path
+        warm = min(self.readout_warmup, steps - 1) if self.readout_warmup > 0 else 0
+        counts: dict[int, torch.Tensor] = {}
+        trains: dict[int, list[torch.Tensor]] = {}
+        states: dict[int, object] = {}
+        late = None
+        with torch.no_grad():
+            z_const = z_first.detach() if z_first is not None else first.project(x)
+            for t0 in range(0, steps, self.time_chunk):
+                c = min(self.time_chunk, steps - t0)
+                seq = None
+                for i, m in enumerate(body):
+                    if isinstance(m, Flatten):
+                        seq = seq.reshape(seq.shape[0], -1, c)
+                        continue
+                    s, states[i] = m.spike_chunk(seq, z_const if seq is None else None, c, states.get(i))
+                    counts[i] = counts[i] + s.sum(-1) if i in counts else s.sum(-1)
+                    if m.record:
+                        trains.setdefault(i, []).append(s)
+                    seq, last = s / m.alpha, s
+                lo = max(warm - t0, 0)
+                if lo < c:  # spike counts of the last layer in the readout window
+                    k = last.reshape(seq.shape).narrow(-1, lo, c - lo).sum(-1)
+                    late = k if late is None else late + k
+        act = x
+        for i, m in enumerate(body):
+            if isinstance(m, Flatten):
+                act = act.reshape(act.shape[0], -1)
+                continue
+            act = m.rate_out(act, counts[i] / steps, mode, z_first if m is first else None)
+            m.last_spikes = torch.cat(trains[i], -1) if m.record else None
+        late_mean = late / (steps - warm) / self.spiking_layers()[-1].alpha
+        mean = late_mean + (act - act.detach()) if mode == Mode.HYBRID else late_mean
+        return readout.value(mean)
 
     def spiking_layers(self) -> list[SpikingLayer]:
         return [m for m in self.layers if isinstance(m, SpikingLayer)]
@@ -40,3 +89,4 @@ class SpikingNetwork(nn.Module):
 
     def alphas(self) -> list[float]:
         return [float(m.alpha) for m in self.spiking_layers()]
+

@@ -45,14 +45,19 @@ def _decayed(state: int, keep: int) -> int:
 
 
 @numba.njit(parallel=True, cache=True)
-def _cuba_kernel(x: np.ndarray, bias: np.ndarray, keep_u: int, keep_v: int, threshold: float) -> np.ndarray:
-    """x: (M, T) int64 scaled input current per step; bias: (M,) float32 -> (M, T) bool spikes."""
+def _cuba_kernel(x: np.ndarray, bias: np.ndarray, keep_u: int, keep_v: int, threshold: float,
+                 u_state: np.ndarray, v_state: np.ndarray) -> np.ndarray:
+    """x: (M, T) int64 scaled input current per step; bias: (M,) float32 -> (M, T) bool spikes.
+
+    ``u_state``/``v_state`` (M,) int64 hold the states before the first step and are updated in place,
+    so a long sequence can be run in chunks of steps with the same result.
+    """
     m_total, steps = x.shape
     out = np.zeros((m_total, steps), dtype=np.bool_)
     scale = np.float32(4096.0)
     for m in numba.prange(m_total):
-        u = np.int64(0)
-        v = np.int64(0)
+        u = u_state[m]
+        v = v_state[m]
         b = bias[m]
         for t in range(steps):
             u = _decayed(u, keep_u) + x[m, t]
@@ -62,7 +67,29 @@ def _cuba_kernel(x: np.ndarray, bias: np.ndarray, keep_u: int, keep_v: int, thre
             if v >= threshold:
                 out[m, t] = True
                 v = 0
+        u_state[m] = u
+        v_state[m] = v
     return out
+
+
+NeuronState = tuple[np.ndarray, np.ndarray]
+
+
+@torch.no_grad()
+def spikes_stateful(z_seq: torch.Tensor, bias: torch.Tensor | float, p: NeuronParams,
+                    state: NeuronState | None = None) -> tuple[torch.Tensor, NeuronState]:
+    """:func:`spikes` continuing from ``state`` (None: at rest); returns the spikes and the new state."""
+    gain = p.current_decay / DECAY_SCALE
+    # the same float32 operations as SLAYER's kernel, for all steps at once
+    x = (_SCALE * (z_seq * gain)).to(torch.int64)
+    b = torch.as_tensor(bias, dtype=torch.float32).expand(z_seq.shape).select(-1, 0)
+    x2 = x.reshape(-1, x.shape[-1]).numpy()
+    if state is None:
+        state = (np.zeros(x2.shape[0], np.int64), np.zeros(x2.shape[0], np.int64))
+    out = _cuba_kernel(x2, np.ascontiguousarray(b.reshape(-1).numpy()),
+                       DECAY_SCALE - p.current_decay, DECAY_SCALE - p.voltage_decay,
+                       (p.threshold + slayer_ops.THRESHOLD_EPS) * _SCALE, state[0], state[1])
+    return torch.from_numpy(out).reshape(z_seq.shape).to(z_seq.dtype), state
 
 
 @torch.no_grad()
@@ -70,11 +97,4 @@ def spikes(z_seq: torch.Tensor, bias: torch.Tensor | float, p: NeuronParams) -> 
     """Binary spike trains (..., T) of CUBA neurons, without gradient; bit-exact with SLAYER."""
     if z_seq.is_cuda:  # SLAYER's CUDA kernel is fast there
         return (voltage(z_seq, bias, p) >= p.threshold + slayer_ops.THRESHOLD_EPS).to(z_seq.dtype)
-    gain = p.current_decay / DECAY_SCALE
-    # the same float32 operations as SLAYER's kernel, for all steps at once
-    x = (_SCALE * (z_seq * gain)).to(torch.int64)
-    b = torch.as_tensor(bias, dtype=torch.float32).expand(z_seq.shape).select(-1, 0)
-    out = _cuba_kernel(x.reshape(-1, x.shape[-1]).numpy(), np.ascontiguousarray(b.reshape(-1).numpy()),
-                       DECAY_SCALE - p.current_decay, DECAY_SCALE - p.voltage_decay,
-                       (p.threshold + slayer_ops.THRESHOLD_EPS) * _SCALE)
-    return torch.from_numpy(out).reshape(z_seq.shape).to(z_seq.dtype)
+    return spikes_stateful(z_seq, bias, p)[0]
