@@ -14,7 +14,7 @@ the readout value as the voltage change over the readout window divided by ``409
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -61,11 +61,8 @@ class FixedLayer:
 
     @property
     def synapses(self) -> int:
-        """Stored synapses: conv kernels are shared, so they count once per output neuron and tap."""
-        if self.op == "dense":
-            return int(self.weight.size)
-        fan_in = self.fan_in
-        return self.neurons * fan_in
+        """Synapses once unrolled (one per output neuron and kernel tap; border taps included)."""
+        return int(self.weight.size) if self.op == "dense" else self.neurons * self.fan_in
 
     @property
     def fan_in(self) -> int:
@@ -75,10 +72,6 @@ class FixedLayer:
             return int(np.prod(self.weight.shape[1:]))
         ci, _, kh, kw = self.weight.shape  # convT: each output pixel sees ci * (kh/stride) * (kw/stride) taps
         return int(ci * max(1, kh // self.stride) * max(1, kw // self.stride))
-
-    def fan_out(self) -> int:
-        """Synapses driven by one input neuron (average)."""
-        return int(round(self.synapses / int(np.prod(self.in_shape))))
 
 
 @dataclass
@@ -196,7 +189,3 @@ def _build(model: SpikingNetwork, in_shape: tuple[int, ...], steps: int, warmup:
         shape, flatten = fl.out_shape, False
         unit = 1.0 / float(m.alpha) if isinstance(m, SpikingLayer) else 1.0
     return FixedNetwork(layers=layers, input_shape=tuple(int(s) for s in in_shape), steps=steps, warmup=warmup)
-
-
-def with_layers(net: FixedNetwork, layers: list[FixedLayer]) -> FixedNetwork:
-    return replace(net, layers=layers)

@@ -18,7 +18,7 @@ import torch
 from ..config import RunConfig
 from ..export.exporter import export_model
 from ..data import DataSplits
-from ..models import Mode, SpikingNetwork
+from ..models import Mode
 from ..reports.curves import plot_curves
 from .checkpoint import atomic_save
 from .conversion import conversion_alphas
