@@ -77,7 +77,6 @@ def main(argv: list[str] | None = None) -> int:
         data = load_run_data(cfg, a.data)
         with tqdm(desc=f"{a.backend}", unit="sample", leave=False) as bar:
             def progress(done: int) -> None:
-                bar.total = bar.total or None
                 bar.n = done
                 bar.refresh()
             summary = deploy(a.model, data, backend=a.backend, split=a.split, limit=a.limit, plots=a.plots,

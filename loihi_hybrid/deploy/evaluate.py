@@ -62,20 +62,18 @@ def select(data: DataSplits, split: str, limit: int | None) -> ArraySplit:
     return part.subset(np.flatnonzero([g in keep for g in part.groups]))
 
 
-def _raster_neurons(net: FixedNetwork, x0: np.ndarray) -> dict[int, np.ndarray]:
-    """The most active neurons of each spiking layer on the first sample (flat (C, H, W) indices)."""
-    trains = emulate(net, x0[None], record=True).spikes
-    out = {}
-    for i, (layer, s) in enumerate(zip(net.layers, trains)):
-        if layer.spiking:
-            per_neuron = s[0].reshape(-1, s.shape[-1]).sum(1)
-            out[i] = np.sort(np.argsort(-per_neuron, kind="stable")[:RASTER_NEURONS])
-    return out
+def _raster_neurons(net: FixedNetwork, x0: np.ndarray) -> tuple[dict[int, np.ndarray], list[np.ndarray]]:
+    """The most active neurons of each spiking layer on the first sample (flat (C, H, W) indices), and that
+    sample's emulated spike trains per layer, each (neurons, T)."""
+    trains = [s[0].reshape(-1, net.steps) for s in emulate(net, x0[None], record=True).spikes]
+    watch = {i: np.sort(np.argsort(-t.sum(1), kind="stable")[:RASTER_NEURONS])
+             for i, (layer, t) in enumerate(zip(net.layers, trains)) if layer.spiking}
+    return watch, trains
 
 
 def run_backend(backend: str, path: Path, net: FixedNetwork, x: np.ndarray,
                 progress: Callable[[int], None] | None = None) -> BackendOutput:
-    watch = _raster_neurons(net, x[0])
+    watch, first = _raster_neurons(net, x[0])
     if backend == "emu":
         done = [0]
 
@@ -85,9 +83,7 @@ def run_backend(backend: str, path: Path, net: FixedNetwork, x: np.ndarray,
                 progress(done[0])
 
         r = emulate(net, x, progress=step)
-        first = emulate(net, x[:1], record=True).spikes
-        raster = {net.layers[i].name: first[i][0].reshape(-1, net.steps)[idx].astype(np.int32)
-                  for i, idx in watch.items()}
+        raster = {net.layers[i].name: first[i][idx].astype(np.int32) for i, idx in watch.items()}
         return BackendOutput(r.v_warm, r.v_end, r.counts, raster)
     from .lava.runner import run_lava  # noqa: PLC0415 (Lava adapter, imported only when used)
 

@@ -71,11 +71,11 @@ def sweep_steps(run: Path, data: DataSplits, steps: list[int], log: Callable[[st
             r = emulate(fixed, data.test.x)
             pred = task.predict(model, torch.as_tensor(r.readout, dtype=torch.float32)).numpy()
             metric, _ = task.score(pred, data.test)
-            act = layer_activity(fixed, r.counts, cfg.dt_s)
+            energy = energy_estimates(fixed, layer_activity(fixed, r.counts, cfg.dt_s))
             rows.append({"stage": stage, "steps": t, "metric": float(metric),
                          "rate_hz": mean_rate_hz(fixed, r.counts, cfg.dt_s),
-                         "loihi_uj": energy_estimates(fixed, act)["loihi_estimate_uj_per_inference"],
-                         "ann_uj": energy_estimates(fixed, act)["ann_estimate_uj_per_inference"]})
+                         "loihi_uj": energy["loihi_estimate_uj_per_inference"],
+                         "ann_uj": energy["ann_estimate_uj_per_inference"]})
             log(f"[reproduce] {cfg.task} {stage} T={t}: {task.metric_name} {metric:.4f}, "
                 f"{rows[-1]['rate_hz']:.1f} Hz")
     return rows

@@ -37,6 +37,7 @@ from lava.proc.io.sink import RingBuffer as SpikeSink  # noqa: E402
 
 from .network import HybridNetwork  # noqa: E402
 from .probes import PySpikeCounterModel, SpikeCounter  # noqa: E402
+from .unroll import xyz_index  # noqa: E402
 
 FIRST_STEP = 2  # 0-based run step at which layer 0 integrates frame 0 of sample 0
 
@@ -149,7 +150,7 @@ def run_lava(path: str | Path, net: FixedNetwork, q: np.ndarray, backend: str = 
     counters, sinks = [], []
     for i, (port, shape) in enumerate(zip(lnet.layer_outputs, lnet.layer_shapes)):
         idx = np.asarray((watch or {}).get(i, []), dtype=np.int64)
-        lava_idx = _chw_to_xyz_index(idx, shape)
+        lava_idx = idx if len(shape) == 1 else xyz_index(*np.unravel_index(idx, shape), shape)
         c = SpikeCounter(shape=port.shape, num_steps=total, watch=lava_idx, raster_start=FIRST_STEP + i,
                          raster_len=T if len(idx) else 0)
         port.connect(c.s_in)
@@ -201,10 +202,3 @@ def run_lava(path: str | Path, net: FixedNetwork, q: np.ndarray, backend: str = 
     return LavaRun(v_warm=vals["warm"], v_end=vals["end"], counts=counts, raster=raster, seconds=seconds,
                    build_seconds=build_s, measured_uj_per_inference=uj, trains=spikes, profile=prof)
 
-
-def _chw_to_xyz_index(idx: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    if len(shape) == 1 or len(idx) == 0:
-        return idx
-    c, h, w = shape
-    ci, hi, wi = np.unravel_index(idx, shape)
-    return (wi * h + hi) * c + ci
