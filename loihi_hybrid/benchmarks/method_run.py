@@ -1,13 +1,16 @@
-"""Fine-tune a run's converted SNN with one method, in this (fresh) process, and print one JSON line.
+"""Train with one method, in this (fresh) process, and print one JSON line.
 
-``python -m loihi_hybrid.benchmarks.method_run RUN_DIR --method hybrid|bptt --epochs N [--data DIR]``:
-the same network, data, T, learning rate, batches and epochs for every method; reports the test metric,
-firing rate, wall time of the fine-tuning and the process's peak resident memory.
+``python -m loihi_hybrid.benchmarks.method_run RUN_DIR --method hybrid|bptt|bootstrap --epochs N [--data DIR]``:
+``hybrid`` and ``bptt`` fine-tune the run's converted SNN with the same data, T, learning rate, batches and
+epochs; ``bootstrap`` trains lava-dl's co-training from scratch on the same network shape, data, T and loss,
+for the run's ANN epochs plus N, at the ANN learning rate. Reports the test metric, firing rate, wall time
+of the training and the process's peak resident memory.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 from pathlib import Path
 
@@ -45,15 +48,31 @@ def finetune_converted(run: Path, method: str, epochs: int, data_dir: str | None
             "steps": cfg.steps, "batch_size": t.batch_size}
 
 
+def bootstrap_from_scratch(run: Path, epochs: int, data_dir: str | None, max_batches: int | None = None,
+                           sample_period: int = 5, num_sample_iter: int = 4) -> dict:
+    """lava-dl bootstrap on the run's config: the ANN stage's epochs plus ``epochs``, from scratch."""
+    from ..training.lava_bootstrap import train_bootstrap  # noqa: PLC0415  (imports lava-dl bootstrap)
+
+    cfg = config_from_dict(json.loads((run / "config.json").read_text()))
+    data = load_run_data(cfg, data_dir)
+    res = train_bootstrap(cfg, data, epochs=cfg.train.epochs_ann + epochs, lr=cfg.train.lr_ann,
+                          max_batches=max_batches, sample_period=sample_period,
+                          num_sample_iter=num_sample_iter, log=lambda m: print(m, file=sys.stderr))
+    return {**res, "peak_rss_mb": peak_rss_mb(), "steps": cfg.steps, "batch_size": cfg.train.batch_size}
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("run")
-    p.add_argument("--method", required=True, choices=["hybrid", "bptt"])
+    p.add_argument("--method", required=True, choices=["hybrid", "bptt", "bootstrap"])
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--max-batches", type=int)
     p.add_argument("--data")
     a = p.parse_args()
-    print(json.dumps(finetune_converted(Path(a.run), a.method, a.epochs, a.data, a.max_batches)))
+    if a.method == "bootstrap":
+        print(json.dumps(bootstrap_from_scratch(Path(a.run), a.epochs, a.data, a.max_batches)))
+    else:
+        print(json.dumps(finetune_converted(Path(a.run), a.method, a.epochs, a.data, a.max_batches)))
 
 
 if __name__ == "__main__":
