@@ -178,3 +178,16 @@ def test_ctrl_c_saves_progress_and_resume_finishes(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     s = json.loads((out / "summary.json").read_text())
     assert s["ann"]["epochs"] == done + 1
+
+
+@pytest.mark.parametrize("extra, needle", [
+    (["--method-batches", "cae=x"], "--method-batches needs a whole number >= 0, not 'x'"),
+    (["--method-epochs", "resnet=1"], "--method-epochs must look like locnet=VALUE"),
+    (["--bench-json", "/nonexistent/bench.json"], "/nonexistent/bench.json: file not found"),
+])
+def test_reproduce_bad_input_is_one_line_and_exit_2(extra, needle, tmp_path):
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "reproduce.py"), "--data", str(tmp_path), *extra],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 2
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and needle in lines[0] and "Traceback" not in proc.stderr

@@ -20,6 +20,15 @@ def _pairs(items: list[str] | None, what: str) -> dict[str, str]:
     return out
 
 
+def _ints(items: list[str] | None, what: str) -> dict[str, int]:
+    out = {}
+    for key, value in _pairs(items, what).items():
+        if not value.isdigit():
+            raise InputError(None, f"{what} needs a whole number >= 0, not {value!r}")
+        out[key] = int(value)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="reproduce.py", description=__doc__)
     p.add_argument("--data", required=True, help="folder holding caltech_airplanes/ and hippocampus/")
@@ -30,7 +39,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tasks", default="locnet,cae")
     p.add_argument("--steps", default="4,8,16,32,64", help="T values of the sweep")
     p.add_argument("--method-epochs", action="append", help="fine-tuning epochs per method, e.g. cae=0 to skip")
+    p.add_argument("--method-batches", action="append", help="cap on batches per method epoch, e.g. cae=20")
+    p.add_argument("--bench-json", help="a scripts/bench.py --json output to include")
+    p.add_argument("--readme", help="README whose generated results block is replaced (e.g. README.md)")
     a = p.parse_args(argv)
+    command = "python scripts/reproduce.py " + " ".join(argv if argv is not None else sys.argv[1:])
 
     def body() -> int:
         from ..reports.reproduce import reproduce
@@ -44,10 +57,15 @@ def main(argv: list[str] | None = None) -> int:
         for k, v in runs.items():
             if not (v / "config.json").is_file():
                 raise InputError(v, f"not a finetune.py run folder for {k}")
-        epochs = {k: int(v) for k, v in _pairs(a.method_epochs, "--method-epochs").items()}
+        epochs = _ints(a.method_epochs, "--method-epochs")
+        capped = {k: v or None for k, v in _ints(a.method_batches, "--method-batches").items()}
+        for path in (a.bench_json, a.readme):
+            if path is not None and not Path(path).is_file():
+                raise InputError(path, "file not found")
         out = Path(a.out or f"reports/{time.strftime('%Y-%m-%d')}")
         reproduce(a.data, out, runs=runs, sim_json={k: Path(v) for k, v in _pairs(a.sim_json, "--sim-json").items()},
-                  tasks=tasks, steps=tuple(int(s) for s in a.steps.split(",")), method_epochs=epochs)
+                  tasks=tasks, steps=tuple(int(s) for s in a.steps.split(",")), method_epochs=epochs,
+                  method_batches=capped, bench_json=a.bench_json, readme=a.readme, command=command)
         return 0
 
     return run_cli(body)
