@@ -61,6 +61,7 @@ def test_shapes_modes_and_readout_window(tiny):
 def test_training_runs_and_reports(tiny):
     cfg, data = tiny
     res = train_bootstrap(cfg, data, epochs=2, lr=1e-3, max_batches=2, sample_period=1, num_sample_iter=1,
-                          log=lambda m: None)
+                          val_limit=3, log=lambda m: None)
     assert res["method"] == "bootstrap" and res["epochs"] == 2 and len(res["history"]) == 2
+    assert res["val_samples"] == min(3, len(data.val))
     assert 0.0 <= res["metric"] <= 1.0 and np.isfinite(res["firing_rate_hz"]) and res["train_seconds"] > 0

@@ -142,10 +142,13 @@ def evaluate_snn(net: BootstrapNet, task: Any, split: ArraySplit, batch_size: in
 
 
 def train_bootstrap(cfg: RunConfig, data: DataSplits, epochs: int, lr: float, max_batches: int | None = None,
-                    sample_period: int = 5, num_sample_iter: int = 4,
+                    sample_period: int = 5, num_sample_iter: int = 4, val_limit: int | None = 256,
                     log: Callable[[str], None] = print) -> dict[str, Any]:
     """Train a bootstrap network from scratch for ``epochs`` with bootstrap's scheduler; keep the weights
-    of the best SNN validation metric (measured on sampling epochs, as bootstrap's tutorials do)."""
+    of the best SNN validation metric (measured on sampling epochs, as bootstrap's tutorials do).
+
+    The SNN runs through SLAYER's Python loop over time steps, so validation uses at most the first
+    ``val_limit`` validation samples (whole CAE volumes come first in the split's order)."""
     torch.manual_seed(cfg.seed)
     task = make_task(cfg)
     net = BootstrapNet(cfg, in_channels=data.train.x.shape[1])
@@ -159,6 +162,7 @@ def train_bootstrap(cfg: RunConfig, data: DataSplits, epochs: int, lr: float, ma
     aug = task.augment if cfg.data.augment else None
     bs = cfg.train.batch_size
     n_batches = (len(data.train) + bs - 1) // bs if max_batches is None else max_batches
+    val = data.val if val_limit is None or len(data.val) <= val_limit else data.val.subset(np.arange(val_limit))
     best, best_state, history, t0 = -np.inf, None, [], time.perf_counter()
     for epoch in tqdm(range(epochs), desc="bootstrap", disable=None):
         net.train()
@@ -170,7 +174,7 @@ def train_bootstrap(cfg: RunConfig, data: DataSplits, epochs: int, lr: float, ma
             loss.backward()
             opt.step()
         if epoch % sample_period == 0 or epoch == epochs - 1:
-            ev = evaluate_snn(net, task, data.val, bs, cfg.dt_s, desc="validate bootstrap SNN")
+            ev = evaluate_snn(net, task, val, bs, cfg.dt_s, desc="validate bootstrap SNN")
             history.append({"epoch": epoch + 1, "val_metric": ev["metric"], "val_rate_hz": ev["firing_rate_hz"]})
             log(f"[bootstrap] epoch {epoch + 1}: val {task.metric_name} {ev['metric']:.4f} (SNN), "
                 f"{ev['firing_rate_hz']:.1f} Hz")
@@ -183,4 +187,4 @@ def train_bootstrap(cfg: RunConfig, data: DataSplits, epochs: int, lr: float, ma
     ev = evaluate_snn(net, task, data.test, bs, cfg.dt_s)
     return {"method": "bootstrap", "epochs": epochs, "metric": ev["metric"], "firing_rate_hz": ev["firing_rate_hz"],
             "train_seconds": seconds, "history": history, "sample_period": sample_period,
-            "num_sample_iter": num_sample_iter, "lr": lr}
+            "num_sample_iter": num_sample_iter, "lr": lr, "val_samples": len(val)}
