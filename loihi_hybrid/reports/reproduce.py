@@ -2,8 +2,8 @@
 
 Runs (or reuses) one ``finetune.py`` run per network, exports its converted and hybrid SNNs, evaluates
 the exports with the bit-exact emulator (and takes Lava-simulator summaries from ``deploy.py --json``
-when given), sweeps T, compares fine-tuning methods in fresh processes, and writes ``report.md`` with
-its figures into the output folder.
+when given), sweeps T, compares training methods (hybrid, SLAYER BPTT, lava-dl bootstrap) in fresh
+processes, and writes ``report.md`` with its figures, ``results.json`` and the README's results block.
 """
 from __future__ import annotations
 
@@ -87,8 +87,11 @@ def run_method(run: Path, method: str, data_dir: str, epochs: int, max_batches: 
                log: Callable[[str], None]) -> dict[str, Any]:
     """One method of the comparison in a fresh process (so that its peak memory is its own).
 
-    ``hybrid`` and ``bptt`` fine-tune the run's converted SNN for ``epochs``; ``bootstrap`` (lava-dl's
-    co-training) trains from scratch for the run's ANN epochs plus ``epochs``."""
+    ``hybrid`` and ``bptt`` fine-tune the run's converted SNN for ``epochs`` of at most ``max_batches``;
+    ``bootstrap`` (lava-dl's co-training) trains from scratch for the run's ANN epochs plus ``epochs``,
+    all of them whole epochs as the ANN stage's are."""
+    if method == "bootstrap":
+        max_batches = None
     cmd = [sys.executable, "-m", "loihi_hybrid.benchmarks.method_run", str(run), "--method", method,
            "--epochs", str(epochs), "--data", data_dir]
     if max_batches:
@@ -196,9 +199,10 @@ def reproduce(data_root: str | Path, out: str | Path, runs: dict[str, Path] | No
         methods = []
         e, mb = method_epochs[task], method_batches[task]
         for method in METHODS if e > 0 else ():
-            origin = fingerprint(run / "config.json") if method == "bootstrap" else weights["converted"]
+            boot = method == "bootstrap"
+            origin = fingerprint(run / "config.json") if boot else weights["converted"]
             methods.append(cache.get_or_compute(
-                f"{task}/method-{method}/{origin}/epochs={e},batches={mb}",
+                f"{task}/method-{method}/{origin}/epochs={e},batches={None if boot else mb}",
                 lambda m=method: run_method(run, m, data_dir, e, mb, log), log))
         results[task] = {"summary": summary, "deployed": {k: {kk: v[kk] for kk in ("metric", "mean_firing_rate_hz",
                                                                                    "energy", "layers")}
@@ -280,7 +284,15 @@ def _section(task: str, metric_name: str, s: dict[str, Any], deployed: dict[str,
             lines.append(f"| {METHOD_NAMES[m['method']]} | {method_origin(m)} | {method_budget(m)} | {m['metric']:.4f} | "
                          f"{m['firing_rate_hz']:.1f} | {m['train_seconds']:.0f} | {m['peak_rss_mb']:.0f} |")
         lines += ["", f"The fine-tuning methods start from the converted SNN, whose ANN took {ann_s:.0f} s to train "
-                      f"({s['ann']['epochs']} epochs); bootstrap trains from scratch for the same ANN epochs plus the "
-                      "fine-tuning budget, at the ANN learning rate, and keeps its best validation SNN."]
+                      f"({s['ann']['epochs']} whole epochs); bootstrap trains from scratch for the ANN's epochs plus the "
+                      "fine-tuning epochs, all whole epochs, at the ANN learning rate, and keeps its best validation "
+                      "SNN (on at most 256 validation samples). Rows reused "
+                      "from `cache.json` keep the wall time of the run that produced them; the machine's load "
+                      "differed between runs, so compare wall times only roughly."]
+        boot = next((m for m in methods if m["method"] == "bootstrap"), None)
+        if boot is not None:
+            lines += ["", "Bootstrap's SNN on the validation split, by sampling epoch: "
+                      + ", ".join(f"epoch {h['epoch']}: {h['val_metric']:.4f} ({h['val_rate_hz']:.0f} Hz)"
+                                  for h in boot["history"]) + "."]
     lines += [""] + [f"![{f.stem}]({f.name})" for f in figs] + [""]
     return "\n".join(lines)
