@@ -32,6 +32,8 @@ from .cache import ResultCache, fingerprint
 from .summary import (METHOD_NAMES, PAPER, bench_table, method_budget, method_origin, readme_block,
                       splice_readme, targets_table)
 
+#: what the report keeps of a deployment summary
+DEPLOY_KEYS = ("metric", "mean_firing_rate_hz", "energy", "layers", "extra")
 DATA_DIRS = {"locnet": "caltech_airplanes", "cae": "hippocampus"}
 BUDGET_CONFIG = {"cae": Path(__file__).resolve().parents[1] / "configs" / "cae_cpu_budget.json"}
 STAGES = ("ann", "converted", "hybrid")
@@ -60,10 +62,11 @@ def _load(run: Path, stage: str, data: DataSplits):
     return cfg, model.eval()
 
 
-def sweep_steps(run: Path, data: DataSplits, steps: list[int], log: Callable[[str], None]) -> list[dict[str, Any]]:
-    """Converted and hybrid SNNs at each T (readout over the second half), as deployed: fixed point."""
+def sweep_steps(run: Path, data: DataSplits, steps: list[int], log: Callable[[str], None],
+                stages: tuple[str, ...] = ("converted", "hybrid")) -> list[dict[str, Any]]:
+    """The SNNs of ``stages`` at each T (readout over the second half), as deployed: fixed point."""
     rows = []
-    for stage in ("converted", "hybrid"):
+    for stage in stages:
         cfg, model = _load(run, stage, data)
         task = make_task(cfg)
         for t in steps:
@@ -190,10 +193,13 @@ def reproduce(data_root: str | Path, out: str | Path, runs: dict[str, Path] | No
             if not path.is_file() or key not in cache.data:
                 export_run(run, stage, path, data_dir, log=log)
                 cache.get_or_compute(key, lambda: str(path), log)
-            deployed[stage] = deploy(path, data, backend="emu")
+            deployed[stage] = cache.get_or_compute(
+                f"{task}/deploy-{stage}/{weights[stage]}",
+                lambda: {k: v for k, v in deploy(path, data, backend="emu").items() if k in DEPLOY_KEYS}, log)
         sim = json.loads(Path(sim_json[task]).read_text()) if task in sim_json else None
-        sweep = cache.get_or_compute(f"{task}/sweep/{weights['converted']}-{weights['hybrid']}/{list(steps)}",
-                                     lambda: sweep_steps(run, data, list(steps), log), log)
+        sweep = [row for stage in ("converted", "hybrid") for row in cache.get_or_compute(
+            f"{task}/sweep-{stage}/{weights[stage]}/{list(steps)}",
+            lambda st=stage: sweep_steps(run, data, list(steps), log, stages=(st,)), log)]
         figs = _plot_sweep(sweep, task, metric_name, out)
         figs.append(qualitative(task, run, data, out))
         methods = []
@@ -204,9 +210,7 @@ def reproduce(data_root: str | Path, out: str | Path, runs: dict[str, Path] | No
             methods.append(cache.get_or_compute(
                 f"{task}/method-{method}/{origin}/epochs={e},batches={None if boot else mb}",
                 lambda m=method: run_method(run, m, data_dir, e, mb, log), log))
-        results[task] = {"summary": summary, "deployed": {k: {kk: v[kk] for kk in ("metric", "mean_firing_rate_hz",
-                                                                                   "energy", "layers")}
-                                                          for k, v in deployed.items()},
+        results[task] = {"summary": summary, "deployed": deployed,
                          "sim": sim, "sweep": sweep, "methods": methods}
         sections.append(_section(task, metric_name, summary, deployed, sim, sweep, methods, figs, cfg, data_dir))
     bench = json.loads(Path(bench_json).read_text()) if bench_json else None
