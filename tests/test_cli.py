@@ -154,7 +154,8 @@ def test_ctrl_c_saves_progress_and_resume_finishes(tmp_path):
     import time
 
     cfg = tmp_path / "slow.json"
-    cfg.write_text(json.dumps({**TINY["locnet"], "train": {**TINY["locnet"]["train"], "epochs_ann": 400}}))
+    # far more epochs than can finish before the signal, however slow or fast the machine is today
+    cfg.write_text(json.dumps({**TINY["locnet"], "train": {**TINY["locnet"]["train"], "epochs_ann": 100000}}))
     out = tmp_path / "run"
     proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "finetune.py"), "locnet", "--config",
                              str(cfg), "--out", str(out)], cwd=ROOT, stdout=subprocess.PIPE,
@@ -169,7 +170,7 @@ def test_ctrl_c_saves_progress_and_resume_finishes(tmp_path):
     assert f"--resume --out {out}" in err and "Traceback" not in err
     blob = __import__("torch").load(out / "ann_last.pt", weights_only=False)
     done = blob["state"]["epoch"]
-    assert 1 <= done < 400
+    assert 1 <= done < 100000
     # resume with fewer epochs left: the saved epochs are kept, not redone
     cfg_saved = json.loads((out / "config.json").read_text())
     cfg_saved["train"]["epochs_ann"] = done + 1
