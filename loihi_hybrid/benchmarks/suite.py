@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from . import RATIO_KEYS
 from ..errors import InputError
 
 DEFAULT_EXPORT = Path(__file__).resolve().parents[2] / "netx_exports" / "locnet_hybrid.net"
@@ -87,9 +88,7 @@ def run_suite(quick: bool = False, export: str | Path | None = None, data: str |
 
 
 def format_result(r: dict[str, Any]) -> str:
-    keys = ("hybrid_step_vs_ann_step", "bptt_step_vs_hybrid_step", "bptt_peak_mem_vs_hybrid",
-            "hybrid_mem_T64_vs_T16", "lava_sim_s_per_sample", "emulation_vs_lava_sim")
-    lines = [f"{k:<28} {r[k]:.3f}" for k in keys]
+    lines = [f"{k:<28} {r[k]:.3f}" for k in RATIO_KEYS]
     sb = r["absolute"]["saved_bytes_ratios"]
     lines.append(f"{'(autograd saved bytes) bptt/hybrid':<36} {sb['bptt_vs_hybrid']:.2f}, "
                  f"hybrid T64/T16 {sb['hybrid_T64_vs_T16']:.2f}")

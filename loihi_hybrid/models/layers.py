@@ -156,36 +156,36 @@ class Flatten(nn.Module):
 
 def conv_layer(name: str, cin: int, cout: int, neuron: NeuronParams, kernel: int = 3, stride: int = 1) -> SpikingLayer:
     syn = slayer_ops.conv_synapse(cin, cout, kernel, stride=stride, padding=kernel // 2)
-    _init_(syn.weight, fan_in=cin * kernel * kernel)
+    he_init_(syn.weight, fan_in=cin * kernel * kernel)
     return SpikingLayer(syn, cout, neuron, name)
 
 
 def conv_transpose_layer(name: str, cin: int, cout: int, neuron: NeuronParams, kernel: int = 2,
                          stride: int = 2) -> SpikingLayer:
     syn = slayer_ops.conv_transpose_synapse(cin, cout, kernel, stride=stride)
-    _init_(syn.weight, fan_in=cin * kernel * kernel // (stride * stride))
+    he_init_(syn.weight, fan_in=cin * kernel * kernel // (stride * stride))
     return SpikingLayer(syn, cout, neuron, name)
 
 
 def dense_layer(name: str, fin: int, fout: int, neuron: NeuronParams) -> SpikingLayer:
     syn = slayer_ops.dense_synapse(fin, fout)
-    _init_(syn.weight, fan_in=fin)
+    he_init_(syn.weight, fan_in=fin)
     return SpikingLayer(syn, fout, neuron, name)
 
 
 def conv_readout(cin: int, cout: int, kernel: int = 3) -> Readout:
     syn = slayer_ops.conv_synapse(cin, cout, kernel, padding=kernel // 2)
-    _init_(syn.weight, fan_in=cin * kernel * kernel)
+    he_init_(syn.weight, fan_in=cin * kernel * kernel)
     return Readout(syn, cout)
 
 
 def dense_readout(fin: int, fout: int) -> Readout:
     syn = slayer_ops.dense_synapse(fin, fout)
-    _init_(syn.weight, fan_in=fin)
+    he_init_(syn.weight, fan_in=fin)
     return Readout(syn, fout)
 
 
-def _init_(w: torch.Tensor, fan_in: int) -> None:
+def he_init_(w: torch.Tensor, fan_in: float) -> None:
     # He initialisation: keeps rectified activations at a similar scale through depth
     with torch.no_grad():
         w.normal_(0.0, (2.0 / fan_in) ** 0.5)

@@ -30,7 +30,10 @@ class ResultCache:
         if key in self.data:
             log(f"[reproduce] reusing {key.split('/')[0]}/{key.split('/')[1]} from {self.path.name}")
             return self.data[key]
-        value = compute()
+        return self.put(key, compute())
+
+    def put(self, key: str, value: Any) -> Any:
+        """Store ``value`` under ``key`` (replacing any) and write the file."""
         self.data[key] = value
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps(self.data, indent=1, default=float))

@@ -29,8 +29,7 @@ from ..models import Mode
 from ..training.pipeline import run_pipeline
 from ..training.tasks import make_task
 from .cache import ResultCache, fingerprint
-from .summary import (METHOD_NAMES, PAPER, bench_table, method_budget, method_origin, readme_block,
-                      splice_readme, targets_table)
+from .summary import PAPER, bench_table, methods_table, readme_block, splice_readme, targets_table
 
 #: what the report keeps of a deployment summary
 DEPLOY_KEYS = ("metric", "mean_firing_rate_hz", "energy", "layers", "extra")
@@ -192,7 +191,7 @@ def reproduce(data_root: str | Path, out: str | Path, runs: dict[str, Path] | No
             key = f"{task}/export-{stage}/{weights[stage]}"
             if not path.is_file() or key not in cache.data:
                 export_run(run, stage, path, data_dir, log=log)
-                cache.get_or_compute(key, lambda: str(path), log)
+                cache.put(key, str(path))
             deployed[stage] = cache.get_or_compute(
                 f"{task}/deploy-{stage}/{weights[stage]}",
                 lambda: {k: v for k, v in deploy(path, data, backend="emu").items() if k in DEPLOY_KEYS}, log)
@@ -212,7 +211,8 @@ def reproduce(data_root: str | Path, out: str | Path, runs: dict[str, Path] | No
                 lambda m=method: run_method(run, m, data_dir, e, mb, log), log))
         results[task] = {"summary": summary, "deployed": deployed,
                          "sim": sim, "sweep": sweep, "methods": methods}
-        sections.append(_section(task, metric_name, summary, deployed, sim, sweep, methods, figs, cfg, data_dir))
+        sections.append(_section(task, metric_name, summary, deployed, sim, sweep, methods, figs, cfg.steps,
+                                 data_dir))
     bench = json.loads(Path(bench_json).read_text()) if bench_json else None
     results["bench"] = bench
     (out / "results.json").write_text(json.dumps(results, indent=2, default=float))
@@ -238,9 +238,8 @@ def reproduce(data_root: str | Path, out: str | Path, runs: dict[str, Path] | No
 
 
 def _section(task: str, metric_name: str, s: dict[str, Any], deployed: dict[str, Any], sim: dict[str, Any] | None,
-             sweep: list[dict[str, Any]], methods: list[dict[str, Any]], figs: list[Path], cfg: Any,
+             sweep: list[dict[str, Any]], methods: list[dict[str, Any]], figs: list[Path], steps: int,
              data_dir: str) -> str:
-    steps = cfg.steps
     n = s["hybrid"]["extra"]["split_sizes"]["test"]
     title = {"locnet": "LocNet (Table 1): mean IoU, Caltech airplanes",
              "cae": "CAE (Table 2): Dice per volume, hippocampus"}[task]
@@ -282,11 +281,7 @@ def _section(task: str, metric_name: str, s: dict[str, Any], deployed: dict[str,
     if methods:
         ann_s = s["ann"]["seconds"]
         lines += ["", "### Training methods (same network, data, T, loss and batch size; each in a fresh process)", "",
-                  f"| method | starts from | budget | {metric_name} | rate (Hz) | wall time (s) | peak memory (MB) |",
-                  "| --- | --- | --- | --- | --- | --- | --- |"]
-        for m in methods:
-            lines.append(f"| {METHOD_NAMES[m['method']]} | {method_origin(m)} | {method_budget(m)} | {m['metric']:.4f} | "
-                         f"{m['firing_rate_hz']:.1f} | {m['train_seconds']:.0f} | {m['peak_rss_mb']:.0f} |")
+                  methods_table({task: {"methods": methods}})]
         lines += ["", f"The fine-tuning methods start from the converted SNN, whose ANN took {ann_s:.0f} s to train "
                       f"({s['ann']['epochs']} whole epochs); bootstrap trains from scratch for the ANN's epochs plus the "
                       "fine-tuning epochs, all whole epochs, at the ANN learning rate, and keeps its best validation "

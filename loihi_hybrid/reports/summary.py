@@ -9,6 +9,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from ..benchmarks import RATIO_KEYS
+
 #: Baltes et al., Tables 1 and 2: (metric, average firing rate in Hz)
 PAPER = {"locnet": {"ann": (0.8945, None), "converted": (0.7431, 174.56), "hybrid": (0.8253, 137.52)},
          "cae": {"ann": (0.8221, None), "converted": (0.4859, 708.23), "hybrid": (0.7648, 731.38)}}
@@ -123,15 +125,13 @@ def sweep_table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-BENCH_KEYS = ("hybrid_step_vs_ann_step", "bptt_step_vs_hybrid_step", "bptt_peak_mem_vs_hybrid",
-              "hybrid_mem_T64_vs_T16", "lava_sim_s_per_sample", "emulation_vs_lava_sim")
 BENCH_TARGETS = {"bptt_step_vs_hybrid_step": (">=", 3.0), "hybrid_mem_T64_vs_T16": ("<=", 1.2)}
 
 
 def bench_table(bench: dict[str, Any]) -> str:
     """``scripts/bench.py --json`` ratios with their targets."""
     lines = ["| ratio (`scripts/bench.py`) | value | target |", "| --- | --- | --- |"]
-    for k in BENCH_KEYS:
+    for k in RATIO_KEYS:
         v = bench.get(k)
         if v is None:
             continue

@@ -22,6 +22,8 @@ from ..compat.lava_py311 import slayer as _slayer
 from ..config import RunConfig
 from ..data import ArraySplit, DataSplits
 from ..metrics import RateMeter
+from ..models.layers import he_init_
+from ..neurons.params import DECAY_SCALE
 from .loop import batches, to_tensor
 from .tasks import make_task
 
@@ -58,8 +60,8 @@ def _fan_in(syn: nn.Module) -> float:
 def neuron_params(cfg: RunConfig) -> dict[str, float]:
     """Our neuron as SLAYER CUBA parameters (decays as fractions of 4096)."""
     n = cfg.neuron
-    return {"threshold": n.threshold, "current_decay": n.current_decay / 4096,
-            "voltage_decay": n.voltage_decay / 4096, "tau_grad": n.tau_grad, "scale_grad": n.scale_grad}
+    return {"threshold": n.threshold, "current_decay": n.current_decay / DECAY_SCALE,
+            "voltage_decay": n.voltage_decay / DECAY_SCALE, "tau_grad": n.tau_grad, "scale_grad": n.scale_grad}
 
 
 class BootstrapNet(nn.Module):
@@ -92,8 +94,7 @@ class BootstrapNet(nn.Module):
         for m in self.blocks:  # He initialisation, as our networks (SLAYER's default leaves them silent)
             syn = getattr(m, "synapse", None)
             if syn is not None:
-                with torch.no_grad():
-                    syn.weight.normal_(0.0, (2.0 / _fan_in(syn)) ** 0.5)
+                he_init_(syn.weight, _fan_in(syn))
         self.steps, self.warmup = cfg.steps, cfg.readout_warmup
         self.register_buffer("target_mean", torch.zeros(4))
         self.register_buffer("target_std", torch.ones(4))
