@@ -1,8 +1,9 @@
-"""Run configuration as plain dataclasses, loaded from one JSON file per network.
+"""Run configuration as plain dataclasses, built from one JSON file per network.
 
-``loihi_hybrid/configs/<task>.json`` holds the paper's settings for the real data and, under
-``"synthetic"``, the overrides used for the embedded synthetic default (smaller, so that it runs in
-minutes on 2 CPU cores). A user ``--config FILE`` is merged on top, then command-line options.
+``loihi_hybrid/configs/<network>.json`` holds the paper's settings for the real data and, under
+``"synthetic"``, the overrides used for the embedded default (smaller, so that it runs in minutes on
+2 CPU cores). A user ``--config FILE`` is merged on top, then command-line options. Which file belongs
+to which network is the network's business (``loihi_hybrid.tasks``); this module only merges and checks.
 """
 from __future__ import annotations
 
@@ -15,9 +16,6 @@ from typing import Any
 
 from .errors import InputError
 from .neurons import NeuronParams
-
-TASKS = ("locnet", "cae")
-
 
 @dataclass
 class DataConfig:
@@ -111,20 +109,18 @@ def _read_json(path: Path | str, text: str | None = None) -> dict[str, Any]:
     return data
 
 
-def default_config_dict(task: str, synthetic: bool) -> dict[str, Any]:
-    """The packaged defaults for ``task``, with the synthetic overrides applied when ``synthetic``."""
-    if task not in TASKS:
-        raise InputError(None, f"unknown network {task!r}: choose one of {', '.join(TASKS)}")
-    res = resources.files("loihi_hybrid.configs") / f"{task}.json"
+def packaged_config(name: str, synthetic: bool) -> dict[str, Any]:
+    """``configs/<name>.json`` with its ``"synthetic"`` overrides applied when ``synthetic``."""
+    res = resources.files("loihi_hybrid.configs") / f"{name}.json"
     raw = _read_json(str(res), res.read_text())
     over = raw.pop("synthetic", {})
     return _merge(raw, over) if synthetic else raw
 
 
-def load_config(task: str, synthetic: bool, user_file: Path | str | None = None,
-                overrides: dict[str, Any] | None = None) -> RunConfig:
-    """Packaged defaults <- user config file <- command-line overrides, validated."""
-    values = default_config_dict(task, synthetic)
+def resolve_config(task: str, defaults: dict[str, Any], user_file: Path | str | None = None,
+                   overrides: dict[str, Any] | None = None) -> RunConfig:
+    """``defaults`` <- user config file <- command-line overrides, validated, for network ``task``."""
+    values = dict(defaults)
     where = "config"
     if user_file is not None:
         user = _read_json(user_file)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Hybrid ANN-SNN co-training of LocNet or CAE: see ``python scripts/finetune.py --help``."""
+"""Hybrid ANN-SNN co-training of a registered network: see ``python scripts/finetune.py --help``."""
 import sys
 
 from loihi_hybrid.cli.finetune import main

@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from loihi_hybrid.export.fixed_point import FixedNetwork, quantize
-from loihi_hybrid.export.netx_hdf5 import write_netx
+from loihi_hybrid.fixedpoint import FixedNetwork, quantize
+from loihi_hybrid.fixedpoint.netx import write_netx
 from loihi_hybrid.models import CAE, CAESpec, LocNet, LocNetSpec
 from loihi_hybrid.models.init import calibrate
 from loihi_hybrid.neurons import NeuronParams

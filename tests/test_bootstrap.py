@@ -3,8 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from loihi_hybrid.config import load_config
-from loihi_hybrid.data.source import load_run_data
+from loihi_hybrid.tasks import load_config, make_task
 from loihi_hybrid.training.lava_bootstrap import BootstrapNet, bootstrap, neuron_params, train_bootstrap
 
 TINY = {"locnet": {"steps": 6, "readout_warmup": 3, "channels": [4, 4, 4], "hidden": [8, 8, 8],
@@ -20,7 +19,7 @@ def tiny(request, tmp_path):
     path = tmp_path / "tiny.json"
     path.write_text(json.dumps(TINY[request.param]))
     cfg = load_config(request.param, synthetic=True, user_file=path)
-    return cfg, load_run_data(cfg, None)
+    return cfg, make_task(cfg).load_data(None)
 
 
 def _mode(m):

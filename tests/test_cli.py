@@ -1,36 +1,76 @@
-"""End to end: scripts/finetune.py on a tiny synthetic set; summary.json; resume; error paths."""
+"""End to end: scripts/finetune.py on a tiny synthetic set; summary.json; resume; error paths.
+
+Each tiny network is trained once per module (``tiny_runs``, both side by side); the tests that only
+read its outputs share that run and write what they make under their own ``tmp_path``. Tests that need
+a run of their own (Ctrl-C and resume, BPTT) use the smaller ``MINI`` configs. Independent subprocesses
+run side by side (``side_by_side``): most of their time is the interpreter's start and imports.
+"""
 import json
+import os
+import shutil
+import signal
 import subprocess
 import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+
+pytestmark = pytest.mark.slow  # every test here runs the scripts in fresh interpreters
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {
     "locnet": {"steps": 4, "readout_warmup": 2, "channels": [4, 4, 4], "hidden": [8, 8, 8],
                "data": {"input_size": [12, 16], "synthetic_samples": 24},
                "train": {"epochs_ann": 2, "epochs_hybrid": 1, "batch_size": 8}},
+    # 10 synthetic volumes are 128 training slices: few, large batches (a CPU training step costs about
+    # as much for 8 slices as for 32)
     "cae": {"steps": 4, "readout_warmup": 2, "channels": [2, 4, 4],
             "data": {"input_size": [12, 12], "synthetic_samples": 10},
-            "train": {"epochs_ann": 1, "epochs_hybrid": 1, "batch_size": 8, "max_train_batches": 2}},
+            "train": {"epochs_ann": 1, "epochs_hybrid": 1, "batch_size": 32, "max_train_batches": 2}},
+}
+#: the smallest runs that still go through every stage, for the tests that need a run of their own
+MINI = {
+    "locnet": {**TINY["locnet"], "channels": [2, 2, 2], "hidden": [4, 4, 4],
+               "data": {"input_size": [8, 8], "synthetic_samples": 12},
+               "train": {**TINY["locnet"]["train"], "batch_size": 16, "max_train_batches": 1}},
+    "cae": {**TINY["cae"], "data": {"input_size": [8, 8], "synthetic_samples": 10},
+            "train": {**TINY["cae"]["train"], "batch_size": 64, "max_train_batches": 1}},
 }
 MODEL_KEYS = {"metric", "firing_rate_hz", "per_layer_rate_hz", "seconds", "epochs", "extra"}
 
 
-def finetune(*args, cwd=ROOT):
-    return subprocess.run([sys.executable, str(ROOT / "scripts" / "finetune.py"), *map(str, args)],
+def script(name, *args, cwd=ROOT):
+    return subprocess.run([sys.executable, str(ROOT / "scripts" / name), *map(str, args)],
                           cwd=cwd, capture_output=True, text=True, timeout=600)
 
 
+def finetune(*args, cwd=ROOT):
+    return script("finetune.py", *args, cwd=cwd)
+
+
+def side_by_side(fn, items):
+    """``fn`` over ``items`` in parallel threads (each call waits on its own subprocess); a dict."""
+    items = list(items)
+    with ThreadPoolExecutor(max_workers=min(4, max(2, os.cpu_count() or 2))) as pool:
+        return dict(zip(items, pool.map(fn, items)))
+
+
+@pytest.fixture(scope="module")
+def tiny_runs(tmp_path_factory):
+    """Both tiny networks trained once per module, side by side; tests must not write into their folders."""
+    tmp = tmp_path_factory.mktemp("tiny")
+    for task in TINY:
+        (tmp / f"{task}.json").write_text(json.dumps(TINY[task]))
+    procs = side_by_side(lambda t: finetune(t, "--config", tmp / f"{t}.json", "--out", tmp / t), TINY)
+    return {task: (task, tmp / task, procs[task], tmp / f"{task}.json") for task in TINY}
+
+
 @pytest.fixture(params=["locnet", "cae"])
-def tiny_run(request, tmp_path_factory):
-    task = request.param
-    tmp = tmp_path_factory.mktemp(task)
-    cfg = tmp / "tiny.json"
-    cfg.write_text(json.dumps(TINY[task]))
-    out = tmp / "run"
-    proc = finetune(task, "--config", cfg, "--out", out)
+def tiny_run(request, tiny_runs):
+    """``(task, run folder, finetune.py's CompletedProcess, config file)`` of one shared tiny run."""
+    task, out, proc, cfg = tiny_runs[request.param]
     assert proc.returncode == 0, proc.stderr[-2000:]
     return task, out, proc, cfg
 
@@ -61,19 +101,19 @@ SUMMARY_KEYS = {"task", "backend", "model", "metric_name", "metric", "n_samples"
 
 
 def deploy(*args):
-    return subprocess.run([sys.executable, str(ROOT / "scripts" / "deploy.py"), *map(str, args)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    return script("deploy.py", *args)
 
 
 def test_deploy_emu_and_sim_agree_on_the_export(tiny_run, tmp_path):
     task, out, _, _ = tiny_run
     model = out / f"{task}_hybrid.net"
+    procs = side_by_side(lambda backend: deploy("--backend", backend, "--model", model, "--limit", 2, "--json",
+                                                tmp_path / f"{backend}.json", "--plots", tmp_path / "p"),
+                         ("emu", "sim"))
     runs = {}
-    for backend in ("emu", "sim"):
-        js = tmp_path / f"{backend}.json"
-        proc = deploy("--backend", backend, "--model", model, "--limit", 2, "--json", js, "--plots", tmp_path / "p")
+    for backend, proc in procs.items():
         assert proc.returncode == 0, proc.stderr[-2000:]
-        runs[backend] = json.loads(js.read_text())
+        runs[backend] = json.loads((tmp_path / f"{backend}.json").read_text())
     emu, sim = runs["emu"], runs["sim"]
     assert set(emu) == SUMMARY_KEYS and set(sim) == SUMMARY_KEYS
     assert set(emu["energy"]) == {"loihi_estimate_uj_per_inference", "ann_estimate_uj_per_inference",
@@ -100,19 +140,17 @@ def test_deploy_split_all_and_export_metric(tiny_run, tmp_path):
 
 
 def test_export_command_converted_stage(tiny_run, tmp_path):
-    task, out, _, _ = tiny_run
+    _, out, _, _ = tiny_run
     target = tmp_path / "conv.net"
-    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "export.py"), str(out), "--stage", "converted",
-                           "--out", str(target)], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    proc = script("export.py", out, "--stage", "converted", "--out", target)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert target.is_file() and "fixed-point emulation" in proc.stdout
-    bad = subprocess.run([sys.executable, str(ROOT / "scripts" / "export.py"), str(tmp_path)],
-                         cwd=ROOT, capture_output=True, text=True, timeout=600)
-    assert bad.returncode == 2 and "config.json missing" in bad.stderr
 
 
-def test_resume_skips_finished_stages(tiny_run):
-    task, out, _, cfg = tiny_run
+def test_resume_skips_finished_stages(tiny_run, tmp_path):
+    task, shared, _, _ = tiny_run
+    out = tmp_path / "run"
+    shutil.copytree(shared, out)  # a copy: the shared run stays as finetune.py left it
     before = json.loads((out / "summary.json").read_text())
     proc = finetune(task, "--resume", "--out", out)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -121,28 +159,61 @@ def test_resume_skips_finished_stages(tiny_run):
     assert after["hybrid"]["metric"] == before["hybrid"]["metric"]
 
 
-@pytest.mark.parametrize("args, needle", [
+BAD_FINETUNE = [
     (["resnet"], "unknown network 'resnet'"),
     (["locnet", "--data", "/nonexistent/folder"], "/nonexistent/folder: data folder not found"),
     (["cae", "--steps", "0"], "steps must be >= 1"),
     (["locnet", "--resume"], "--resume needs --out"),
-])
-def test_bad_input_is_one_line_and_exit_2(args, needle, tmp_path):
-    proc = finetune(*args, "--out", tmp_path / "o") if "--resume" not in args else finetune(*args)
-    assert proc.returncode == 2
+]
+BAD_REPRODUCE = [
+    (["--method-batches", "cae=x"], "--method-batches needs a whole number >= 0, not 'x'"),
+    (["--method-epochs", "resnet=1"], "--method-epochs must look like locnet=VALUE"),
+    (["--bench-json", "/nonexistent/bench.json"], "/nonexistent/bench.json: file not found"),
+]
+
+
+@pytest.fixture(scope="module")
+def bad_input_runs(tmp_path_factory):
+    """Every exit-2 command line of this module, each in its own fresh interpreter, run side by side:
+    they fail before doing any work, so their cost is the interpreter's start and imports."""
+    tmp = tmp_path_factory.mktemp("bad")
+    for folder in ("empty", "not-a-run", "data"):
+        (tmp / folder).mkdir()
+    commands = {("finetune", *args): ("finetune.py", *args) if "--resume" in args
+                else ("finetune.py", *args, "--out", tmp / f"out{i}") for i, (args, _) in enumerate(BAD_FINETUNE)}
+    commands["empty-data"] = ("finetune.py", "cae", "--data", tmp / "empty", "--out", tmp / "out-empty")
+    commands["export-not-a-run"] = ("export.py", tmp / "not-a-run")
+    for extra, _ in BAD_REPRODUCE:
+        commands[("reproduce", *extra)] = ("reproduce.py", "--data", tmp / "data", *extra)
+    done = side_by_side(lambda key: script(*commands[key]), commands)
+    return tmp, done
+
+
+def assert_one_line_exit_2(proc, needle):
+    assert proc.returncode == 2, (proc.returncode, proc.stderr[-2000:])
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1 and needle in lines[0] and "Traceback" not in proc.stderr
+    assert len(lines) == 1 and needle in lines[0] and "Traceback" not in proc.stderr, proc.stderr[-2000:]
 
 
-def test_empty_data_folder_is_reported(tmp_path):
-    (tmp_path / "empty").mkdir()
-    proc = finetune("cae", "--data", tmp_path / "empty", "--out", tmp_path / "o")
-    assert proc.returncode == 2 and str(tmp_path / "empty") in proc.stderr
+@pytest.mark.parametrize("args, needle", BAD_FINETUNE)
+def test_bad_input_is_one_line_and_exit_2(args, needle, bad_input_runs):
+    assert_one_line_exit_2(bad_input_runs[1][("finetune", *args)], needle)
+
+
+def test_empty_data_folder_is_reported(bad_input_runs):
+    tmp, runs = bad_input_runs
+    proc = runs["empty-data"]
+    assert proc.returncode == 2 and str(tmp / "empty") in proc.stderr
+
+
+def test_export_of_a_folder_that_is_not_a_run_exits_2(bad_input_runs):
+    proc = bad_input_runs[1]["export-not-a-run"]
+    assert proc.returncode == 2 and "config.json missing" in proc.stderr
 
 
 def test_bptt_method_runs_end_to_end(tmp_path):
-    cfg = tmp_path / "tiny.json"
-    cfg.write_text(json.dumps(TINY["cae"]))
+    cfg = tmp_path / "mini.json"
+    cfg.write_text(json.dumps(MINI["cae"]))
     proc = finetune("cae", "--config", cfg, "--method", "bptt", "--out", tmp_path / "run")
     assert proc.returncode == 0, proc.stderr[-2000:]
     s = json.loads((tmp_path / "run" / "summary.json").read_text())
@@ -150,12 +221,9 @@ def test_bptt_method_runs_end_to_end(tmp_path):
 
 
 def test_ctrl_c_saves_progress_and_resume_finishes(tmp_path):
-    import signal
-    import time
-
     cfg = tmp_path / "slow.json"
     # far more epochs than can finish before the signal
-    cfg.write_text(json.dumps({**TINY["locnet"], "train": {**TINY["locnet"]["train"], "epochs_ann": 5000}}))
+    cfg.write_text(json.dumps({**MINI["locnet"], "train": {**MINI["locnet"]["train"], "epochs_ann": 5000}}))
     out = tmp_path / "run"
     # a shell's background jobs inherit SIGINT ignored, and Python then never raises KeyboardInterrupt:
     # restore the default so the test means the same wherever pytest was started from
@@ -166,7 +234,7 @@ def test_ctrl_c_saves_progress_and_resume_finishes(tmp_path):
     try:
         deadline = time.time() + 120
         while not (out / "ann_last.pt").exists() and time.time() < deadline:
-            time.sleep(0.2)
+            time.sleep(0.1)
         time.sleep(0.5)
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=60)
@@ -187,14 +255,6 @@ def test_ctrl_c_saves_progress_and_resume_finishes(tmp_path):
     assert s["ann"]["epochs"] == done + 1
 
 
-@pytest.mark.parametrize("extra, needle", [
-    (["--method-batches", "cae=x"], "--method-batches needs a whole number >= 0, not 'x'"),
-    (["--method-epochs", "resnet=1"], "--method-epochs must look like locnet=VALUE"),
-    (["--bench-json", "/nonexistent/bench.json"], "/nonexistent/bench.json: file not found"),
-])
-def test_reproduce_bad_input_is_one_line_and_exit_2(extra, needle, tmp_path):
-    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "reproduce.py"), "--data", str(tmp_path), *extra],
-                          cwd=ROOT, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 2
-    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1 and needle in lines[0] and "Traceback" not in proc.stderr
+@pytest.mark.parametrize("extra, needle", BAD_REPRODUCE)
+def test_reproduce_bad_input_is_one_line_and_exit_2(extra, needle, bad_input_runs):
+    assert_one_line_exit_2(bad_input_runs[1][("reproduce", *extra)], needle)

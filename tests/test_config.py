@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from loihi_hybrid.config import load_config
+from loihi_hybrid.tasks import load_config
 from loihi_hybrid.errors import InputError
 
 

@@ -7,7 +7,7 @@ import matplotlib.image as mpimg
 import numpy as np
 import pytest
 
-from loihi_hybrid.reports.deploy_plots import (plot_boxes, plot_layer_rates, plot_raster,
+from loihi_hybrid.plots.deploy import (plot_boxes, plot_layer_rates, plot_raster,
                                                plot_segmentation_panels)
 
 RNG = np.random.default_rng(0)

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from loihi_hybrid.deploy.emulator import _decay, emulate
-from loihi_hybrid.export.fixed_point import FixedLayer, FixedNetwork
+from loihi_hybrid.fixedpoint.emulator import _decay, emulate
+from loihi_hybrid.fixedpoint.format import FixedLayer, FixedNetwork
 from loihi_hybrid.neurons import NeuronParams, spiking
 
 
@@ -44,10 +44,27 @@ def test_threshold_is_strict():
 
 
 def test_current_wraps_at_24_bits():
-    # i_decay 0 keeps the current; 255 * 254 << 6 = 4145280 per step: the third step passes 2**23 and wraps
-    net = _one_neuron_net(weight=254, vth=131071, i_decay=0, steps=3)
-    r = emulate(net, np.ones((1, 1, 1, 1)), record_peaks=True)
-    assert r.peak_state[0] > 2 ** 23  # seen before the wrap, so the exporter can refuse such scales
+    """The current register wraps around at 24 bits (as Lava's bit-accurate LIF), it does not saturate."""
+    a = 255 * 254 << 6  # 4145280 per step; i_decay 0 keeps the current, so u[t] = (t + 1) * a, wrapped
+    assert (3 * a > 2 ** 23) and (2 * a < 2 ** 23)
+    wrapped = [a, 2 * a, 3 * a - 2 ** 24, 4 * a - 2 ** 24, 5 * a - 2 ** 24, 6 * a - 2 ** 24]
+    assert wrapped == [4145280, 8290560, -4341376, -196096, 3949184, 8094464]
+    # v_decay 4096: no voltage memory, v[t] = u[t]; vth 1: a spike whenever u[t] > 64. A saturating
+    # current would stay at 2**23 - 1 from the third step on and spike every step.
+    net = _one_neuron_net(weight=254, vth=1, i_decay=0, v_decay=4096, steps=6)
+    r = emulate(net, np.ones((1, 1, 1, 1)), record=True, record_peaks=True)
+    assert r.spikes[0][0, 0].astype(int).tolist() == [1, 1, 0, 0, 1, 1]
+    # the peak is the unwrapped 3 a > 2**23, seen before the wrap, so the exporter can refuse such scales
+    assert r.peak_state[0] == 3 * a
+
+    # the exact wrapped value, read from the readout's voltage: a network that is only the readout
+    # (graded input 255, weight 254), no voltage memory, so v_end = u[T-1] and v_warm = u[warmup-1]
+    readout = FixedLayer(name="readout", op="dense", weight=np.array([[254]], np.int32),
+                         bias=np.zeros(1, np.int32), in_shape=(1,), out_shape=(1,), i_decay=0, v_decay=4096,
+                         spiking=False, flatten_input=True)
+    net = FixedNetwork(layers=[readout], input_shape=(1, 1, 1), steps=4, warmup=2, input_levels=255)
+    r = emulate(net, np.ones((1, 1, 1, 1)))
+    assert int(r.v_warm[0, 0]) == wrapped[1] and int(r.v_end[0, 0]) == wrapped[3]  # -196096
 
 
 @pytest.mark.parametrize("kind", ["lif", "if"])

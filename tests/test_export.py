@@ -9,9 +9,9 @@ import pytest
 
 from deploy_fixtures import tiny_export
 from loihi_hybrid.errors import InputError
-from loihi_hybrid.export.fixed_point import BIAS_MAX, HEADROOM, STATE_LIMIT, VTH_MAX, WEIGHT_MAX
-from loihi_hybrid.export.netx_hdf5 import read_netx, write_netx
-from loihi_hybrid.deploy.emulator import emulate
+from loihi_hybrid.fixedpoint.format import BIAS_MAX, HEADROOM, STATE_LIMIT, VTH_MAX, WEIGHT_MAX
+from loihi_hybrid.fixedpoint.netx import read_netx
+from loihi_hybrid.fixedpoint.emulator import emulate
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from deploy_fixtures import tiny_export
-from loihi_hybrid.deploy.emulator import emulate
-from loihi_hybrid.export.netx_hdf5 import read_netx, write_netx
+from loihi_hybrid.fixedpoint.emulator import emulate
+from loihi_hybrid.fixedpoint.netx import read_netx, write_netx
 from loihi_hybrid.models import Mode
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(params=["locnet", "cae"], scope="module")
 def lava_vs_emu(request, tmp_path_factory):
-    from loihi_hybrid.deploy.lava.runner import run_lava
+    from loihi_hybrid.backends.lava.runner import run_lava
 
     model, x, _, path = tiny_export(request.param, tmp_path_factory.mktemp(request.param))
     net, _ = read_netx(path)

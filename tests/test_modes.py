@@ -1,10 +1,11 @@
 """The four neuron modes on the same weights: exact spiking forward, rate backward, no graph over T."""
 import pytest
 import torch
+import torch.nn.functional as F
 
 from loihi_hybrid.models import CAE, CAESpec, LocNet, LocNetSpec, Mode
 from loihi_hybrid.models.init import calibrate
-from loihi_hybrid.models.layers import Activity, dense_layer
+from loihi_hybrid.models.layers import Activity, Flatten, Readout, dense_layer
 from loihi_hybrid.neurons import NeuronParams, rate
 
 
@@ -80,12 +81,52 @@ def test_hybrid_keeps_no_graph_over_time(tiny_net):
     assert bptt[1] > 3 * bptt[0]
 
 
+def _synaptic_input(syn, x):
+    """``W x`` from the SLAYER synapse's weight tensor (trailing time-kernel axis dropped), with torch's
+    own ops: the reference for ``test_ann_mode_is_the_rate_network``."""
+    w = syn.weight.detach()[..., 0]
+    kind = type(syn).__name__
+    if kind == "Dense":
+        return x @ w[:, :, 0, 0].T
+    stride, padding = int(syn.stride[0]), int(syn.padding[0])
+    if kind == "ConvTranspose":
+        return F.conv_transpose2d(x, w, stride=stride, padding=padding)
+    assert kind == "Conv", kind
+    return F.conv2d(x, w, stride=stride, padding=padding)
+
+
 def test_ann_mode_is_the_rate_network(tiny_net):
+    """ANN mode = layer by layer ``r = rate(alpha (W x + b)) / alpha`` (NengoDL's scale_firing_rates), then
+    the linear readout ``W x + b``, computed here independently of the layers' own code."""
     net, x = tiny_net
+    layers = net.spiking_layers()
+    net.set_alphas([0.6 + 0.25 * i for i in range(len(layers))])  # distinct per layer: the scaling matters
     y = net(x, Mode.ANN)
-    assert y.shape[0] == 3 and torch.isfinite(y).all()
     rates = net.layer_rates()
+    assert y.shape[0] == 3 and torch.isfinite(y).all()
     assert all(float(r.detach().min()) >= 0 and float(r.detach().max()) <= 1 for r in rates)
+
+    act, expected_rates = x, []
+    with torch.no_grad():
+        for layer in net.layers:
+            if isinstance(layer, Flatten):
+                act = act.reshape(len(act), -1)
+                continue
+            z = _synaptic_input(layer.synapse, act)
+            b = layer.bias.detach().view(1, -1, *([1] * (z.dim() - 2)))
+            if isinstance(layer, Readout):
+                expected_y = z + b
+                break
+            alpha = float(layer.alpha)
+            r = rate(alpha * (z + b), layer.neuron)
+            expected_rates.append(r)
+            act = r / alpha
+    assert len(expected_rates) == len(rates) == len(layers)
+    for layer, got, want in zip(layers, rates, expected_rates):
+        torch.testing.assert_close(got.detach(), want, rtol=1e-5, atol=1e-6, msg=lambda m: f"{layer.name}: {m}")
+        # not vacuous: every layer has neurons between silent and saturated
+        assert 0 < float(want.mean()) < 1, layer.name
+    torch.testing.assert_close(y.detach(), expected_y, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("mode", [Mode.SNN, Mode.HYBRID])

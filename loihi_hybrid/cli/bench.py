@@ -18,7 +18,7 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
 
     def body() -> int:
-        from ..benchmarks.suite import format_result, run_suite
+        from ..workflows.bench import format_result, run_suite
 
         r = run_suite(quick=a.quick, export=a.model, data=a.data)
         print(format_result(r))

@@ -6,21 +6,21 @@ import json
 import sys
 from pathlib import Path
 
+from ..backends.registry import BACKENDS
 from ..errors import InputError
 from .common import run_cli
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="deploy.py", description=__doc__)
-    p.add_argument("--backend", required=True, choices=["sim", "loihi2", "emu"],
-                   help="sim: Lava CPU simulator (bit-accurate fixed point); loihi2: Loihi 2 through Lava; "
-                        "emu: batched bit-exact emulation of the same fixed-point network (fast)")
+    p.add_argument("--backend", required=True, choices=list(BACKENDS),
+                   help="; ".join(f"{name}: {b.help}" for name, b in BACKENDS.items()))
     p.add_argument("--model", required=True, help="exported network, e.g. netx_exports/locnet_hybrid.net")
     p.add_argument("--data", help="data folder in the layout the training loaders read "
-                                  "(default: the synthetic set, if the network was trained on it)")
+                                  "(default: the network's embedded data set, if it was trained on it)")
     p.add_argument("--split", choices=["test", "all"], default="test",
                    help="test: the training run's test split; all: every sample in --data")
-    p.add_argument("--limit", type=int, help="only the first N images (LocNet) or volumes (CAE)")
+    p.add_argument("--limit", type=int, help="only the first N images (LocNet) or whole volumes (CAE)")
     p.add_argument("--json", help="write the summary to this file")
     p.add_argument("--plots", help="write firing-rate, raster and task figures into this folder")
     return p.parse_args(argv)
@@ -55,26 +55,20 @@ def main(argv: list[str] | None = None) -> int:
     def body() -> int:
         from tqdm import tqdm
 
-        from ..config import config_from_dict
-        from ..data.source import load_run_data
-        from ..deploy.evaluate import deploy
-        from ..export.netx_hdf5 import read_netx
+        from ..workflows.deploy import deploy, open_export
 
         if a.limit is not None and a.limit < 1:
             raise InputError(None, "--limit must be >= 1")
-        if a.backend == "loihi2":  # fail before loading any data
-            from ..deploy.lava.runner import loihi2_unavailable_reason
-            reason = loihi2_unavailable_reason()
-            if reason:
-                raise InputError(None, f"--backend loihi2: {reason}")
-        _, meta = read_netx(a.model)
+        reason = BACKENDS[a.backend].unavailable_reason()  # fail before loading any data
+        if reason:
+            raise InputError(None, f"--backend {a.backend}: {reason}")
+        _, meta, task = open_export(a.model)
         if a.data is not None and not Path(a.data).is_dir():
             raise InputError(a.data, "data folder not found")
         trained_on = meta["preprocessing"]["data_source"]
-        if a.data is None and trained_on != "synthetic":
+        if a.data is None and trained_on != task.default_source:
             raise InputError(a.model, f"trained on {trained_on}: pass --data DIR with that data")
-        cfg = config_from_dict(meta["config"], f"{a.model} (metadata)")
-        data = load_run_data(cfg, a.data)
+        data = task.load_data(a.data)
         with tqdm(desc=f"{a.backend}", unit="sample", leave=False) as bar:
             def progress(done: int) -> None:
                 bar.n = done

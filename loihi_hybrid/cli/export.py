@@ -14,7 +14,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("run", help="a finetune.py output folder (config.json and <stage>.pt)")
     p.add_argument("--stage", choices=["hybrid", "converted"], default="hybrid")
     p.add_argument("--out", help="output file (default RUN/<task>_<stage>.net)")
-    p.add_argument("--data", help="the data folder the run was trained on (default: synthetic)")
+    p.add_argument("--data", help="the data folder the run was trained on (default: the embedded data set)")
     return p.parse_args(argv)
 
 
@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     def body() -> int:
         import json
 
-        from ..export.exporter import export_run
+        from ..workflows.export import export_run
 
         run = Path(a.run)
         if not (run / "config.json").is_file():

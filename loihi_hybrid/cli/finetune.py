@@ -1,4 +1,4 @@
-"""``finetune.py locnet|cae``: ANN -> converted SNN -> hybrid SNN on the same weights, with a results table."""
+"""``finetune.py NETWORK``: ANN -> converted SNN -> hybrid SNN on the same weights, with a results table."""
 from __future__ import annotations
 
 import argparse
@@ -7,15 +7,17 @@ import sys
 import time
 from pathlib import Path
 
-from ..config import TASKS, config_from_dict, load_config
+from ..config import config_from_dict
 from ..errors import InputError
+from ..tasks import get_task, task_names
 from .common import run_cli
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="finetune.py", description=__doc__)
-    p.add_argument("network", help="locnet (box regression) or cae (segmentation)")
-    p.add_argument("--data", help="data folder (Caltech airplanes / hippocampus NIfTI); default: synthetic")
+    p.add_argument("network", help="; ".join(get_task(t).description or t for t in task_names()))
+    p.add_argument("--data", help="data folder (Caltech airplanes / hippocampus NIfTI); default: the network's "
+                                  "embedded data set (a deterministic synthetic stand-in, or a bundled set)")
     p.add_argument("--config", help="JSON file merged over the packaged defaults")
     p.add_argument("--out", help="output folder (default runs/<network>-<timestamp>)")
     p.add_argument("--steps", type=int, help="time steps T per sample (the readout averages the second half)")
@@ -51,12 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     def body() -> int:
         import torch
 
-        from ..data.source import load_run_data
-        from ..reports.table import results_table
-        from ..training.pipeline import run_pipeline
-
-        if a.network not in TASKS:
-            raise InputError(None, f"unknown network {a.network!r}: choose one of {', '.join(TASKS)}")
+        net = get_task(a.network)
         if a.data is not None and not Path(a.data).is_dir():
             raise InputError(a.data, "data folder not found")
         if a.resume and not a.out:
@@ -67,9 +64,12 @@ def main(argv: list[str] | None = None) -> int:
             cfg = config_from_dict(json.loads((out / "config.json").read_text()), str(out / "config.json"))
             print(f"resuming {out} with its saved config")
         else:
-            cfg = load_config(a.network, synthetic=a.data is None, user_file=a.config, overrides=_overrides(a))
+            cfg = net.config(synthetic=a.data is None, user_file=a.config, overrides=_overrides(a))
+        from ..reports.table import results_table  # bad input fails before these imports
+        from ..workflows.train import run_pipeline
+
         torch.set_num_threads(max(1, torch.get_num_threads()))
-        data = load_run_data(cfg, a.data)
+        data = net(cfg).load_data(a.data)
         print(f"data: {data.source} — train {len(data.train)}, val {len(data.val)}, test {len(data.test)}"
               + (f"; {len(data.skipped)} samples left out" if data.skipped else ""))
         stages = ("converted", "hybrid") if a.export_converted else ("hybrid",)

@@ -10,12 +10,20 @@ from ..errors import InputError
 from .common import run_cli
 
 
+def _networks() -> tuple[str, ...]:
+    from ..workflows.reproduce import reproducible_tasks  # noqa: PLC0415
+
+    return reproducible_tasks()
+
+
 def _pairs(items: list[str] | None, what: str) -> dict[str, str]:
     out = {}
     for item in items or []:
         key, sep, value = item.partition("=")
-        if not sep or key not in ("locnet", "cae"):
-            raise InputError(None, f"{what} must look like locnet=VALUE or cae=VALUE, not {item!r}")
+        if not sep or key not in _networks():
+            nets = _networks()
+            raise InputError(None, f"{what} must look like {nets[0]}=VALUE (NETWORK=VALUE, NETWORK one of "
+                                   f"{', '.join(nets)}), not {item!r}")
         out[key] = value
     return out
 
@@ -36,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--run", action="append", help="reuse a finetune.py run: locnet=DIR or cae=DIR "
                                                   "(default: train into OUT/runs/<network>)")
     p.add_argument("--sim-json", action="append", help="deploy.py --backend sim --json summary: locnet=FILE")
-    p.add_argument("--tasks", default="locnet,cae")
+    p.add_argument("--tasks", help="comma-separated networks (default: every network with real data)")
     p.add_argument("--steps", default="4,8,16,32,64", help="T values of the sweep")
     p.add_argument("--method-epochs", action="append", help="fine-tuning epochs per method, e.g. cae=0 to skip")
     p.add_argument("--method-batches", action="append", help="cap on batches per method epoch, e.g. cae=20")
@@ -46,12 +54,12 @@ def main(argv: list[str] | None = None) -> int:
     command = "python scripts/reproduce.py " + " ".join(argv if argv is not None else sys.argv[1:])
 
     def body() -> int:
-        from ..reports.reproduce import reproduce
+        from ..workflows.reproduce import reproduce
 
         if not Path(a.data).is_dir():
             raise InputError(a.data, "data folder not found")
-        tasks = tuple(t for t in a.tasks.split(",") if t)
-        if not set(tasks) <= {"locnet", "cae"}:
+        tasks = tuple(t for t in (a.tasks or ",".join(_networks())).split(",") if t)
+        if not set(tasks) <= set(_networks()):
             raise InputError(None, f"--tasks: unknown network in {a.tasks!r}")
         runs = {k: Path(v) for k, v in _pairs(a.run, "--run").items()}
         for k, v in runs.items():

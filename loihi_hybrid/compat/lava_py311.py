@@ -7,7 +7,9 @@ Two fixes, applied once, before the first Lava import (Lava forks its workers, s
    registered when the real one cannot be imported.
 2. lava-nc declares dataclass fields with instance defaults (``x: ByteEncoder = ByteEncoder()``), which
    Python >= 3.11 rejects. ``lava.magma`` is imported once under a ``dataclass`` decorator that turns such
-   defaults into ``default_factory`` fields.
+   defaults into ``default_factory`` fields. The same import makes lava-nc's own
+   ``multiprocessing.set_start_method('fork')`` forcing, so that it does not fail when something else
+   (a tqdm lock) fixed the start method first.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import copy
 import dataclasses
 import importlib
 import io
+import multiprocessing
 import sys
 import types
 from typing import Any
@@ -55,11 +58,17 @@ def _import_magma_with_default_factories() -> None:
             return original(c, **kwargs)
         return wrap if cls is None else wrap(cls)
 
+    # lava-nc also calls multiprocessing.set_start_method('fork') at import, which raises once anything
+    # (a tqdm lock, a torch DataLoader) has fixed the start method. Lava needs 'fork' (its workers
+    # inherit these fixes), so its call is made with force=True.
+    set_start_method = multiprocessing.set_start_method
     dataclasses.dataclass = patched
+    multiprocessing.set_start_method = lambda method, force=False: set_start_method(method, force=True)
     try:
-        importlib.import_module("lava.magma.core.decorator")  # pulls in var_model
+        importlib.import_module("lava.magma.core.decorator")  # pulls in var_model and the runtime
     finally:
         dataclasses.dataclass = original
+        multiprocessing.set_start_method = set_start_method
 
 
 def apply() -> None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import torch
-
 from ..neurons import NeuronParams
 from .layers import conv_layer, conv_readout, conv_transpose_layer
 from .network import SpikingNetwork
@@ -41,7 +39,3 @@ class CAE(SpikingNetwork):
         super().__init__(layers)
         self.spec = spec
 
-    @staticmethod
-    def decode(out: torch.Tensor) -> torch.Tensor:
-        """Readout logits -> probability map."""
-        return torch.sigmoid(out)

@@ -1,5 +1,6 @@
 """LocNet (Baltes et al.): (conv, stride-2 "pooling" conv) x 3, then 4 fully connected layers; the last
-is a non-spiking readout of the 4 box corners (standardised; see ``target_mean``/``target_std``)."""
+is a non-spiking readout of the 4 box corners, standardised by the buffers ``target_mean``/``target_std``
+(decoding lives in ``loihi_hybrid.tasks.locnet``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -40,6 +41,3 @@ class LocNet(SpikingNetwork):
         self.register_buffer("target_mean", torch.zeros(4))
         self.register_buffer("target_std", torch.ones(4))
 
-    def decode(self, out: torch.Tensor) -> torch.Tensor:
-        """Readout (standardised) -> boxes [x0, y0, x1, y1] normalised to the image size."""
-        return out * self.target_std + self.target_mean

@@ -9,15 +9,12 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ..benchmarks import RATIO_KEYS
+from ..tasks import get_task, task_names
 
-#: Baltes et al., Tables 1 and 2: (metric, average firing rate in Hz)
-PAPER = {"locnet": {"ann": (0.8945, None), "converted": (0.7431, 174.56), "hybrid": (0.8253, 137.52)},
-         "cae": {"ann": (0.8221, None), "converted": (0.4859, 708.23), "hybrid": (0.7648, 731.38)}}
-#: the project's quality targets on the real test splits (hybrid SNN)
-TARGETS = {"locnet": 0.91, "cae": 0.83}
+#: the ratios ``scripts/bench.py`` reports, in its order
+RATIO_KEYS = ("hybrid_step_vs_ann_step", "bptt_step_vs_hybrid_step", "bptt_peak_mem_vs_hybrid",
+              "hybrid_mem_T64_vs_T16", "lava_sim_s_per_sample", "emulation_vs_lava_sim")
 TARGET_RATIO = 0.98
-NETWORKS = {"locnet": "LocNet (IoU)", "cae": "CAE (Dice per volume)"}
 METHOD_NAMES = {"hybrid": "hybrid (spiking forward, rate backward)", "bptt": "SLAYER BPTT (surrogate gradient)",
                 "bootstrap": "lava-dl bootstrap (SAMPLE/FIT/ANN/SNN)"}
 BEGIN, END = "<!-- results:begin", "<!-- results:end -->"
@@ -41,13 +38,21 @@ def _verdict(ok: bool) -> str:
 
 
 def _tasks(results: dict[str, Any]) -> list[str]:
-    return [t for t in ("locnet", "cae") if t in results]
+    return [t for t in task_names() if t in results]
+
+
+def _label(t: str) -> str:
+    return get_task(t).label
+
+
+def _paper(t: str, stage: str) -> tuple[float | None, float | None]:
+    return get_task(t).paper.get(stage, (None, None))
 
 
 def targets_table(results: dict[str, Any]) -> str:
     """The issue's quality targets against the measured figures (training-time float SNN and its export)."""
     tasks = _tasks(results)
-    rows = ["| target | " + " | ".join(NETWORKS[t] for t in tasks) + " |", "| --- |" + " --- |" * len(tasks)]
+    rows = ["| target | " + " | ".join(_label(t) for t in tasks) + " |", "| --- |" + " --- |" * len(tasks)]
 
     def row(name: str, cell) -> None:
         rows.append(f"| {name} | " + " | ".join(cell(t, results[t]) for t in tasks) + " |")
@@ -58,18 +63,19 @@ def targets_table(results: dict[str, Any]) -> str:
 
     def metric(t: str, r: dict[str, Any]) -> str:
         v, d = r["summary"]["hybrid"]["metric"], r["deployed"]["hybrid"]["metric"]
-        return f"{v:.4f} (export {d:.4f}) {_verdict(v >= TARGETS[t])}"
+        target = get_task(t).target
+        return f"{v:.4f} (export {d:.4f}) " + ("–" if target is None else _verdict(v >= target))
 
     def below_converted(t: str, r: dict[str, Any]) -> str:
         h, c = r["summary"]["hybrid"]["firing_rate_hz"], r["summary"]["converted"]["firing_rate_hz"]
         return f"{h:.1f} vs {c:.1f} {_verdict(h < c)}"
 
     def below_paper(t: str, r: dict[str, Any]) -> str:
-        h, p = r["summary"]["hybrid"]["firing_rate_hz"], PAPER[t]["hybrid"][1]
-        return f"{h:.1f} vs {p:.1f} {_verdict(h < p)}"
+        h, p = r["summary"]["hybrid"]["firing_rate_hz"], _paper(t, "hybrid")[1]
+        return "–" if p is None else f"{h:.1f} vs {p:.1f} {_verdict(h < p)}"
 
     row(f"hybrid / ANN ≥ {TARGET_RATIO}", ratio)
-    row("hybrid metric ≥ " + " / ".join(f"{TARGETS[t]}" for t in tasks), metric)
+    row("hybrid metric ≥ " + " / ".join(f"{get_task(t).target}" for t in tasks), metric)
     row("hybrid rate (Hz) < converted SNN's", below_converted)
     row("hybrid rate (Hz) < paper's hybrid", below_paper)
     return "\n".join(rows)
@@ -86,13 +92,13 @@ def tables_table(results: dict[str, Any]) -> str:
     for t in _tasks(results):
         s, dep = results[t]["summary"], results[t]["deployed"]
         for stage in ("ann", "converted", "hybrid"):
-            pm, pr = PAPER[t][stage]
+            pm, pr = _paper(t, stage)
             r, d = s[stage], dep.get(stage) or {}
-            lines.append(f"| {NETWORKS[t]} | {stage} | {_num(pm)} | {_num(pr, 1)} | {_num(r['metric'])} | "
+            lines.append(f"| {_label(t)} | {stage} | {_num(pm)} | {_num(pr, 1)} | {_num(r['metric'])} | "
                          f"{_num(r['firing_rate_hz'], 1)} | {_num(d.get('metric'))} | "
                          f"{_num(d.get('mean_firing_rate_hz'), 1)} |")
         b = s["baseline"]
-        lines.append(f"| {NETWORKS[t]} | baseline ({b['extra'].get('predictor', '')}) | – | – | {_num(b['metric'])} "
+        lines.append(f"| {_label(t)} | baseline ({b['extra'].get('predictor', '')}) | – | – | {_num(b['metric'])} "
                      "| – | – | – |")
     return "\n".join(lines)
 
@@ -103,7 +109,7 @@ def methods_table(results: dict[str, Any]) -> str:
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for t in _tasks(results):
         for m in results[t]["methods"]:
-            lines.append(f"| {NETWORKS[t]} | {METHOD_NAMES[m['method']]} | {method_origin(m)} | {method_budget(m)} | "
+            lines.append(f"| {_label(t)} | {METHOD_NAMES[m['method']]} | {method_origin(m)} | {method_budget(m)} | "
                          f"{m['metric']:.4f} | {m['firing_rate_hz']:.1f} | {m['train_seconds']:.0f} | "
                          f"{m['peak_rss_mb']:.0f} |")
     return "\n".join(lines)
@@ -113,7 +119,7 @@ def sweep_table(results: dict[str, Any]) -> str:
     """Metric (and mean rate) against T for the converted and hybrid exports of each network."""
     tasks = _tasks(results)
     steps = sorted({r["steps"] for t in tasks for r in results[t]["sweep"]})
-    head = " | ".join(f"{NETWORKS[t].split()[0]} {stage}" for t in tasks for stage in ("converted", "hybrid"))
+    head = " | ".join(f"{_label(t).split()[0]} {stage}" for t in tasks for stage in ("converted", "hybrid"))
     lines = [f"| T | {head} |", "| --- |" + " --- |" * (2 * len(tasks))]
     for T in steps:
         cells = []

@@ -1,12 +1,14 @@
 """lava-dl's own ANN-SNN co-training (``lava.lib.dl.bootstrap``) as a peer method for the comparison.
 
-The network has our LocNet/CAE shapes built from bootstrap CUBA blocks, with our neuron's SLAYER
-parameters, data, loss, T and readout window, trained from scratch with bootstrap's ``Scheduler``:
+The network has the shape of the task's own model (layer by layer: conv, transposed conv, flatten,
+dense, readout) built from bootstrap CUBA blocks, with our neuron's SLAYER parameters, data, loss, T
+and readout window, trained from scratch with bootstrap's ``Scheduler``:
 every ``sample_period`` epochs the first ``num_sample_iter`` batches run the SNN and sample each block's
 (input, rate) pairs (SAMPLE), the next batch fits each block's piecewise-linear rate model (FIT), and
 all other batches train the ANN that uses those fitted models (ANN). It is evaluated as the SNN.
 
-This module and ``deploy/lava`` are the only places that touch ``lava.lib.dl.bootstrap``.
+This module is the only place that imports ``lava.lib.dl.bootstrap`` (see the README's list of Lava
+adapter modules).
 """
 from __future__ import annotations
 
@@ -18,14 +20,15 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from ..compat import slayer_ops
 from ..compat.lava_py311 import slayer as _slayer
 from ..config import RunConfig
 from ..data import ArraySplit, DataSplits
 from ..metrics import RateMeter
-from ..models.layers import he_init_
+from ..models.layers import Flatten, Readout, he_init_
 from ..neurons.params import DECAY_SCALE
+from ..tasks import make_task
 from .loop import batches, to_tensor
-from .tasks import make_task
 
 slayer = _slayer()
 import lava.lib.dl.bootstrap as bootstrap  # noqa: E402  (after the Python 3.11 fixes)
@@ -42,9 +45,9 @@ class ConvT(slayer.block.cuba.ConvT, bootstrap.block.base.AbstractBlock):
 class ConvReadout(nn.Module):
     """The CAE's non-spiking conv readout: a SLAYER synapse plus bias, whatever the mode."""
 
-    def __init__(self, cin: int, cout: int) -> None:
+    def __init__(self, cin: int, cout: int, kernel: int = 3, padding: int = 1) -> None:
         super().__init__()
-        self.synapse = slayer.synapse.Conv(cin, cout, 3, padding=1)
+        self.synapse = slayer.synapse.Conv(cin, cout, kernel, padding=padding)
         self.bias = nn.Parameter(torch.zeros(cout))
 
     def forward(self, x: torch.Tensor, mode: Any = None) -> torch.Tensor:
@@ -64,40 +67,43 @@ def neuron_params(cfg: RunConfig) -> dict[str, float]:
             "voltage_decay": n.voltage_decay / DECAY_SCALE, "tau_grad": n.tau_grad, "scale_grad": n.scale_grad}
 
 
+def bootstrap_blocks(template: nn.Module, p: dict[str, float]) -> list[nn.Module]:
+    """Bootstrap blocks with the geometry of each layer of our ``template`` network, in order."""
+    b, blocks = bootstrap.block.cuba, []
+    for m in template.layers:
+        if isinstance(m, Flatten):
+            blocks.append(b.Flatten())
+            continue
+        kind, w, stride, pad = slayer_ops.synapse_geometry(m.synapse)
+        k = int(w.shape[-1])
+        if kind == "convT":  # weight (Ci, Co, kh, kw)
+            blocks.append(ConvT(p, w.shape[0], w.shape[1], k, stride=stride))
+        elif isinstance(m, Readout):
+            blocks.append(b.Affine(p, w.shape[1], w.shape[0]) if kind == "dense"
+                          else ConvReadout(w.shape[1], w.shape[0], k, pad))
+        elif kind == "conv":
+            blocks.append(b.Conv(p, w.shape[1], w.shape[0], k, padding=pad, stride=stride))
+        else:
+            blocks.append(b.Dense(p, w.shape[1], w.shape[0]))
+    return blocks
+
+
 class BootstrapNet(nn.Module):
-    """LocNet or CAE of bootstrap blocks; ``forward`` returns the readout averaged over the readout window."""
+    """The task's network of bootstrap blocks; ``forward`` returns the readout averaged over the readout window."""
 
     def __init__(self, cfg: RunConfig, in_channels: int) -> None:
         super().__init__()
-        p, b = neuron_params(cfg), bootstrap.block.cuba
-        h, w = cfg.data.input_size
-        c1, c2, c3 = cfg.channels
-        if cfg.task == "locnet":
-            blocks: list[nn.Module] = []
-            cin = in_channels
-            for c in cfg.channels:
-                blocks += [b.Conv(p, cin, c, 3, padding=1), b.Conv(p, c, c, 3, padding=1, stride=2)]
-                cin, h, w = c, (h + 1) // 2, (w + 1) // 2
-            blocks.append(b.Flatten())
-            fin = cin * h * w
-            for f in cfg.hidden:
-                blocks.append(b.Dense(p, fin, f))
-                fin = f
-            blocks.append(b.Affine(p, fin, 4))
-        else:
-            blocks = [b.Conv(p, in_channels, c1, 3, padding=1), b.Conv(p, c1, c1, 3, padding=1, stride=2),
-                      b.Conv(p, c1, c2, 3, padding=1), b.Conv(p, c2, c2, 3, padding=1, stride=2),
-                      b.Conv(p, c2, c3, 3, padding=1), ConvT(p, c3, c2, 2, stride=2),
-                      b.Conv(p, c2, c2, 3, padding=1), ConvT(p, c2, c1, 2, stride=2),
-                      b.Conv(p, c1, c1, 3, padding=1), ConvReadout(c1, 1)]
-        self.blocks = nn.ModuleList(blocks)
+        self.task = make_task(cfg)
+        with torch.random.fork_rng(devices=[]):  # the template's own initialisation must not shift ours
+            template = self.task.build(in_channels)
+        self.blocks = nn.ModuleList(bootstrap_blocks(template, neuron_params(cfg)))
         for m in self.blocks:  # He initialisation, as our networks (SLAYER's default leaves them silent)
             syn = getattr(m, "synapse", None)
             if syn is not None:
                 he_init_(syn.weight, _fan_in(syn))
         self.steps, self.warmup = cfg.steps, cfg.readout_warmup
-        self.register_buffer("target_mean", torch.zeros(4))
-        self.register_buffer("target_std", torch.ones(4))
+        for key in self.task.decoding_params_keys:  # e.g. LocNet's target normalisation
+            self.register_buffer(key, getattr(template, key).detach().clone())
         #: spikes per step of each spiking block in the last SNN-mode pass, (N, ...) each
         self.rates: list[torch.Tensor] = []
 
@@ -119,9 +125,7 @@ class BootstrapNet(nn.Module):
         return late.mean(-1)
 
     def decode(self, out: torch.Tensor) -> torch.Tensor:
-        if len(self.blocks) and isinstance(self.blocks[-1], ConvReadout):
-            return torch.sigmoid(out)
-        return out * self.target_std + self.target_mean
+        return self.task.decode(out, self)
 
 
 @torch.no_grad()
@@ -153,10 +157,7 @@ def train_bootstrap(cfg: RunConfig, data: DataSplits, epochs: int, lr: float, ma
     torch.manual_seed(cfg.seed)
     task = make_task(cfg)
     net = BootstrapNet(cfg, in_channels=data.train.x.shape[1])
-    y = torch.as_tensor(data.train.y, dtype=torch.float32)
-    if cfg.task == "locnet":
-        net.target_mean.copy_(y.mean(0))
-        net.target_std.copy_(y.std(0).clamp_min(1e-3))
+    task.fit_targets(net, data)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     sched = bootstrap.routine.Scheduler(num_sample_iter=num_sample_iter, sample_period=sample_period)
     rng = np.random.default_rng(cfg.seed)

@@ -1,6 +1,6 @@
 """One measurement in this process: time per training step and memory of one mode at one T.
 
-``python -m loihi_hybrid.benchmarks.step --mode hybrid --steps 32 --batch 16 --repeats 3`` prints one JSON
+``python -m loihi_hybrid.workflows.bench_step --mode hybrid --steps 32 --batch 16 --repeats 3`` prints one JSON
 line: median step seconds (forward + loss + backward + Adam), the bytes autograd saves for the backward
 pass, and the process's peak resident memory. Run once per configuration, in a fresh process, so that
 peak memory belongs to that configuration alone.
@@ -15,11 +15,10 @@ import time
 import torch
 import torch.nn.functional as F
 
-from . import peak_rss_mb
-from ..config import load_config
 from ..models import Mode
+from ..tasks import load_config, make_task
 from ..training.regularization import rate_penalty
-from ..training.tasks import make_task
+from .bench import peak_rss_mb
 
 
 def saved_bytes(fn) -> tuple[object, int]:
@@ -39,10 +38,10 @@ def measure(task: str, mode: str, steps: int, batch: int, repeats: int, threads:
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     cfg = load_config(task, synthetic=False, overrides={"steps": steps, "readout_warmup": steps // 2})
-    model = make_task(cfg).build(in_channels=3 if task == "locnet" else 1)
-    model.readout_warmup = cfg.readout_warmup
+    net = make_task(cfg)
+    model = net.build()
     h, w = cfg.data.input_size
-    x = torch.rand(batch, 3 if task == "locnet" else 1, h, w)
+    x = torch.rand(batch, net.in_channels, h, w)
     with torch.no_grad():
         y = torch.randn_like(model(x, Mode.ANN, steps))
     opt = torch.optim.Adam(model.parameters(), lr=1e-5)

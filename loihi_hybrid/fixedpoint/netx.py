@@ -6,7 +6,7 @@
 a CUBA layer with ``iDecay = 4096``, ``vDecay = 0`` and the largest threshold: its voltage integrates.
 
 Two extensions, documented in each such layer's ``extension`` attribute, which plain NetX 0.6 cannot load
-(``loihi_hybrid.deploy.lava.network.HybridNetwork`` can):
+(the project's Lava adapter, ``loihi_hybrid.backends.lava.network.HybridNetwork``, can):
 - ``convT``: a transposed convolution (weight ``(Ci, Co, kh, kw)``), built as a Lava ``Sparse``
   connection of the unrolled kernel;
 - a ``weightExponent`` dataset on a ``conv``/``dense`` layer: the synaptic sum is shifted by it (Loihi's
@@ -25,12 +25,12 @@ import h5py
 import numpy as np
 
 from ..errors import InputError
-from .fixed_point import FixedLayer, FixedNetwork
+from .format import FixedLayer, FixedNetwork
 
 FORMAT = "loihi-hybrid-netx"
 FORMAT_VERSION = 1
 EXTENSIONS = {
-    "convT": "transposed convolution; load with loihi_hybrid.deploy.lava.network.HybridNetwork, which builds it "
+    "convT": "transposed convolution; load with loihi_hybrid.backends.lava.network.HybridNetwork, which builds it "
              "as a Lava Sparse connection of the unrolled kernel (rows/columns in Lava's (x, y, c) order)",
     "weightExponent": "synaptic sums are shifted by weightExponent (Loihi weight exponent, negative = right "
                       "shift); NetX 0.6 ignores it for conv, HybridNetwork builds such a layer as Sparse",

@@ -1,6 +1,6 @@
 """``scripts/bench.py``: speed and memory ratios measured side by side in one run.
 
-Every training figure comes from a fresh process (``benchmarks.step``) on the same network (LocNet at the
+Every training figure comes from a fresh process (``workflows.bench_step``) on the same network (LocNet at the
 real-data size), batch and T; the deployment figures stream the same images through the committed LocNet
 export on the Lava simulator and on the emulator. Only the ratios are meant to be compared across runs.
 """
@@ -13,16 +13,23 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+import resource
+
 import numpy as np
 
-from . import RATIO_KEYS
 from ..errors import InputError
+from ..reports.summary import RATIO_KEYS
 
 DEFAULT_EXPORT = Path(__file__).resolve().parents[2] / "netx_exports" / "locnet_hybrid.net"
 
 
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (Linux reports kilobytes)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
 def _step(mode: str, steps: int, batch: int, repeats: int) -> dict[str, Any]:
-    cmd = [sys.executable, "-m", "loihi_hybrid.benchmarks.step", "--mode", mode, "--steps", str(steps),
+    cmd = [sys.executable, "-m", "loihi_hybrid.workflows.bench_step", "--mode", mode, "--steps", str(steps),
            "--batch", str(batch), "--repeats", str(repeats)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=3600)
     if proc.returncode != 0:
@@ -31,15 +38,13 @@ def _step(mode: str, steps: int, batch: int, repeats: int) -> dict[str, Any]:
 
 
 def _deploy_times(export: Path, n: int, data: str | None) -> dict[str, Any]:
-    from ..deploy.emulator import emulate
-    from ..deploy.lava.runner import run_lava
-    from ..export.netx_hdf5 import read_netx
+    from ..backends.lava.runner import run_lava  # noqa: PLC0415 (Lava adapter)
+    from ..fixedpoint import emulate  # noqa: PLC0415
+    from .deploy import open_export  # noqa: PLC0415
 
-    net, meta = read_netx(export)
+    net, _, task = open_export(export)
     if data is not None:
-        from ..config import config_from_dict
-        from ..data.source import load_run_data
-        x = load_run_data(config_from_dict(meta["config"]), data).test.x[:n]
+        x = task.load_data(data).test.x[:n]
     else:  # timing only: random images of the right shape
         x = np.random.default_rng(0).random((n, *net.input_shape)).astype(np.float32)
     t0 = time.perf_counter()

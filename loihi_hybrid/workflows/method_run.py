@@ -1,6 +1,6 @@
 """Train with one method, in this (fresh) process, and print one JSON line.
 
-``python -m loihi_hybrid.benchmarks.method_run RUN_DIR --method hybrid|bptt|bootstrap --epochs N [--data DIR]``:
+``python -m loihi_hybrid.workflows.method_run RUN_DIR --method hybrid|bptt|bootstrap --epochs N [--data DIR]``:
 ``hybrid`` and ``bptt`` fine-tune the run's converted SNN with the same data, T, learning rate, batches and
 epochs; ``bootstrap`` trains lava-dl's co-training from scratch on the same network shape, data, T and loss,
 for the run's ANN epochs plus N, at the ANN learning rate. Reports the test metric, firing rate, wall time
@@ -16,23 +16,19 @@ from pathlib import Path
 
 import torch
 
-from . import peak_rss_mb
-from ..config import config_from_dict
-from ..data.source import load_run_data
 from ..models import Mode
 from ..training.loop import evaluate, train_stage
-from ..training.tasks import make_task
+from ..tasks import make_task
+from .bench import peak_rss_mb
+from .runs import load_run
 
 
 def finetune_converted(run: Path, method: str, epochs: int, data_dir: str | None,
                        max_batches: int | None = None) -> dict:
-    cfg = config_from_dict(json.loads((run / "config.json").read_text()))
+    converted = load_run(run, "converted")
+    cfg, task, model = converted.cfg, converted.task, converted.model
     torch.manual_seed(cfg.seed)
-    data = load_run_data(cfg, data_dir)
-    task = make_task(cfg)
-    model = task.build(in_channels=data.train.x.shape[1])
-    model.load_state_dict(torch.load(run / "converted.pt", map_location="cpu"))
-    model.readout_warmup = cfg.readout_warmup
+    data = task.load_data(data_dir)
     t = cfg.train
     mode = Mode.HYBRID if method == "hybrid" else Mode.BPTT
     with tempfile.TemporaryDirectory() as tmp:
@@ -53,8 +49,8 @@ def bootstrap_from_scratch(run: Path, epochs: int, data_dir: str | None, max_bat
     """lava-dl bootstrap on the run's config: the ANN stage's epochs plus ``epochs``, from scratch."""
     from ..training.lava_bootstrap import train_bootstrap  # noqa: PLC0415  (imports lava-dl bootstrap)
 
-    cfg = config_from_dict(json.loads((run / "config.json").read_text()))
-    data = load_run_data(cfg, data_dir)
+    cfg = load_run(run, "converted").cfg
+    data = make_task(cfg).load_data(data_dir)
     res = train_bootstrap(cfg, data, epochs=cfg.train.epochs_ann + epochs, lr=cfg.train.lr_ann,
                           max_batches=max_batches, sample_period=sample_period,
                           num_sample_iter=num_sample_iter, log=lambda m: print(m, file=sys.stderr))

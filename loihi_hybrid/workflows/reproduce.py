@@ -14,28 +14,27 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
 import torch
 
-from ..config import config_from_dict, load_config
 from ..data import DataSplits
-from ..data.source import load_run_data
-from ..deploy.emulator import emulate
-from ..deploy.energy import energy_estimates, layer_activity, mean_rate_hz
-from ..deploy.evaluate import deploy
-from ..export.exporter import EXPONENT_RANGE, export_run
-from ..export.fixed_point import quantize
-from ..models import Mode
-from ..training.pipeline import run_pipeline
-from ..training.tasks import make_task
-from .cache import ResultCache, fingerprint
-from .summary import PAPER, bench_table, methods_table, readme_block, splice_readme, targets_table
+from ..backends.energy import energy_estimates, layer_activity, mean_rate_hz
+from ..fixedpoint import EXPONENT_RANGE, emulate, quantize
+from ..reports.cache import ResultCache, fingerprint
+from ..reports.summary import bench_table, methods_table, readme_block, splice_readme, targets_table
+from ..tasks import get_task, load_config, task_names
+from .deploy import deploy
+from .export import export_run
+from .runs import load_run
+from .train import STAGES, run_pipeline
 
 #: what the report keeps of a deployment summary
 DEPLOY_KEYS = ("metric", "mean_firing_rate_hz", "energy", "layers", "extra")
-DATA_DIRS = {"locnet": "caltech_airplanes", "cae": "hippocampus"}
-BUDGET_CONFIG = {"cae": Path(__file__).resolve().parents[1] / "configs" / "cae_cpu_budget.json"}
-STAGES = ("ann", "converted", "hybrid")
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+
+def reproducible_tasks() -> tuple[str, ...]:
+    """Networks with real data under a ``reproduce.py --data`` root."""
+    return tuple(t for t in task_names() if get_task(t).data_dir_name)
 
 
 def _fmt(v: Any, digits: int = 4) -> str:
@@ -47,18 +46,12 @@ def _fmt(v: Any, digits: int = 4) -> str:
 def ensure_run(task: str, run: Path, data_dir: str, log: Callable[[str], None]) -> dict[str, Any]:
     """The run's summary; trains (or resumes) it with the packaged settings if it is not complete."""
     if not (run / "summary.json").is_file():
-        cfg = load_config(task, synthetic=False, user_file=BUDGET_CONFIG.get(task))
+        budget = get_task(task).reproduce_config
+        cfg = load_config(task, synthetic=False, user_file=CONFIGS / f"{budget}.json" if budget else None)
         log(f"[reproduce] training {task} into {run} (this takes long)")
-        run_pipeline(cfg, load_run_data(cfg, data_dir), run, resume=(run / "state.json").exists(), log=log)
+        data = get_task(task)(cfg).load_data(data_dir)
+        run_pipeline(cfg, data, run, resume=(run / "state.json").exists(), log=log)
     return json.loads((run / "summary.json").read_text())
-
-
-def _load(run: Path, stage: str, data: DataSplits):
-    cfg = config_from_dict(json.loads((run / "config.json").read_text()))
-    model = make_task(cfg).build(in_channels=data.train.x.shape[1])
-    model.load_state_dict(torch.load(run / f"{stage}.pt", map_location="cpu"))
-    model.readout_warmup = cfg.readout_warmup
-    return cfg, model.eval()
 
 
 def sweep_steps(run: Path, data: DataSplits, steps: list[int], log: Callable[[str], None],
@@ -66,12 +59,12 @@ def sweep_steps(run: Path, data: DataSplits, steps: list[int], log: Callable[[st
     """The SNNs of ``stages`` at each T (readout over the second half), as deployed: fixed point."""
     rows = []
     for stage in stages:
-        cfg, model = _load(run, stage, data)
-        task = make_task(cfg)
+        loaded = load_run(run, stage)
+        cfg, model, task = loaded.cfg, loaded.model, loaded.task
         for t in steps:
             fixed = quantize(model, data.train.x[:64], t, t // 2, exp_min=EXPONENT_RANGE)
             r = emulate(fixed, data.test.x)
-            pred = task.predict(model, torch.as_tensor(r.readout, dtype=torch.float32)).numpy()
+            pred = task.decode(torch.as_tensor(r.readout, dtype=torch.float32), model).numpy()
             metric, _ = task.score(pred, data.test)
             energy = energy_estimates(fixed, layer_activity(fixed, r.counts, cfg.dt_s))
             rows.append({"stage": stage, "steps": t, "metric": float(metric),
@@ -94,7 +87,7 @@ def run_method(run: Path, method: str, data_dir: str, epochs: int, max_batches: 
     all of them whole epochs as the ANN stage's are."""
     if method == "bootstrap":
         max_batches = None
-    cmd = [sys.executable, "-m", "loihi_hybrid.benchmarks.method_run", str(run), "--method", method,
+    cmd = [sys.executable, "-m", "loihi_hybrid.workflows.method_run", str(run), "--method", method,
            "--epochs", str(epochs), "--data", data_dir]
     if max_batches:
         cmd += ["--max-batches", str(max_batches)]
@@ -105,29 +98,6 @@ def run_method(run: Path, method: str, data_dir: str, epochs: int, max_batches: 
     row = {**json.loads(proc.stdout.strip().splitlines()[-1]), "max_batches": max_batches}
     log(f"[reproduce]   {method}: {row['metric']:.4f}, {row['firing_rate_hz']:.1f} Hz, {row['train_seconds']:.0f} s")
     return row
-
-
-def qualitative(task: str, run: Path, data: DataSplits, folder: Path) -> Path:
-    """Boxes of the hybrid SNN on test images (LocNet); ANN / converted / hybrid probability maps (CAE)."""
-    from . import deploy_plots as dp  # noqa: PLC0415
-
-    if task == "locnet":
-        from ..metrics import box_iou  # noqa: PLC0415
-        cfg, model = _load(run, "hybrid", data)
-        x = data.test.x[:8]
-        with torch.no_grad():
-            pred = model.decode(model(torch.as_tensor(x), Mode.SNN, cfg.steps)).numpy()
-        return dp.plot_boxes(x, pred, data.test.y[:8], folder / "locnet_boxes.png",
-                             scores=box_iou(pred, data.test.y[:8]))
-    rows = np.flatnonzero(data.test.y.reshape(len(data.test), -1).sum(1) > 20)
-    rows = rows[np.linspace(0, len(rows) - 1, 4).astype(int)]
-    probs = {}
-    for stage, mode in (("ann", Mode.ANN), ("converted", Mode.SNN), ("hybrid", Mode.SNN)):
-        cfg, model = _load(run, stage, data)
-        with torch.no_grad():
-            probs[stage] = model.decode(model(torch.as_tensor(data.test.x[rows]), mode, cfg.steps)).numpy()
-    return dp.plot_segmentation_panels(data.test.x[rows], data.test.y[rows], probs, folder / "cae_panels.png",
-                                       show_mask=True)
 
 
 def _plot_sweep(rows: list[dict[str, Any]], task: str, metric_name: str, folder: Path) -> list[Path]:
@@ -158,8 +128,87 @@ def _plot_sweep(rows: list[dict[str, Any]], task: str, metric_name: str, folder:
     return out
 
 
+def deploy_exports(task: str, run: Path, data: DataSplits, data_dir: str, out: Path, cache: ResultCache,
+                   weights: dict[str, str], log: Callable[[str], None]) -> dict[str, Any]:
+    """Export the run's converted and hybrid SNNs (cached by weights) and evaluate each on the emulator."""
+    deployed = {}
+    for stage in ("converted", "hybrid"):
+        path = out / "exports" / f"{task}_{stage}.net"
+        key = f"{task}/export-{stage}/{weights[stage]}"
+        if not path.is_file() or key not in cache.data:
+            export_run(run, stage, path, data_dir, log=log)
+            cache.put(key, str(path))
+        deployed[stage] = cache.get_or_compute(
+            f"{task}/deploy-{stage}/{weights[stage]}",
+            lambda p=path: {k: v for k, v in deploy(p, data, backend="emu").items() if k in DEPLOY_KEYS}, log)
+    return deployed
+
+
+def compare_methods(task: str, run: Path, data_dir: str, epochs: int, max_batches: int | None,
+                    cache: ResultCache, converted: str, log: Callable[[str], None]) -> list[dict[str, Any]]:
+    """The training methods side by side (each cached by its starting point and budget)."""
+    methods = []
+    for method in METHODS if epochs > 0 else ():
+        boot = method == "bootstrap"
+        origin = fingerprint(run / "config.json") if boot else converted
+        methods.append(cache.get_or_compute(
+            f"{task}/method-{method}/{origin}/epochs={epochs},batches={None if boot else max_batches}",
+            lambda m=method: run_method(run, m, data_dir, epochs, max_batches, log), log))
+    return methods
+
+
+def network_results(task: str, data_root: str | Path, out: Path, cache: ResultCache, run: Path,
+                    sim_json: Path | None, steps: tuple[int, ...], method_epochs: int | None,
+                    method_batches: int | None, log: Callable[[str], None]) -> tuple[dict[str, Any], str]:
+    """One network's part of the report: ``(results, markdown section)``."""
+    net = get_task(task)
+    data_dir = str(Path(data_root) / net.data_dir_name)
+    summary = ensure_run(task, run, data_dir, log)
+    hybrid = load_run(run, "hybrid")
+    data = hybrid.task.load_data(data_dir)
+    weights = {stage: fingerprint(run / f"{stage}.pt") for stage in ("converted", "hybrid")}
+    deployed = deploy_exports(task, run, data, data_dir, out, cache, weights, log)
+    sim = json.loads(Path(sim_json).read_text()) if sim_json else None
+    sweep = [row for stage in ("converted", "hybrid") for row in cache.get_or_compute(
+        f"{task}/sweep-{stage}/{weights[stage]}/{list(steps)}",
+        lambda st=stage: sweep_steps(run, data, list(steps), log, stages=(st,)), log)]
+    figs = _plot_sweep(sweep, task, summary["metric_name"], out)
+    fig = hybrid.task.report_figure(lambda stage: load_run(run, stage).model, data, out)
+    figs += [fig] if fig is not None else []
+    e = net.reproduce_method_epochs if method_epochs is None else method_epochs
+    mb = method_batches if method_batches is not None else net.reproduce_method_batches
+    methods = compare_methods(task, run, data_dir, e, mb, cache, weights["converted"], log)
+    results = {"summary": summary, "deployed": deployed, "sim": sim, "sweep": sweep, "methods": methods}
+    return results, _section(task, summary["metric_name"], summary, deployed, sim, sweep, methods, figs,
+                             hybrid.cfg.steps, data_dir)
+
+
+def write_report(out: Path, results: dict[str, Any], sections: list[str], command: str, minutes: float,
+                 readme: Path | None, log: Callable[[str], None]) -> Path:
+    """``report.md``, ``results.json`` and ``readme_results.md`` (spliced into ``readme`` when given)."""
+    (out / "results.json").write_text(json.dumps(results, indent=2, default=float))
+    head = [f"# Reproduction report ({time.strftime('%Y-%m-%d')})", "",
+            "Baltes et al., hybrid ANN-SNN co-training, on `../shared/data` (Caltech-101 airplanes; MSD "
+            "hippocampus instead of the paper's ADNI slices). Generated by", "", "```bash", command, "```", "",
+            f"in {minutes:.0f} min on this machine (parts reused from `cache.json` are not re-timed). "
+            "'Lava (fixed point)' rows are the exported networks run by the bit-exact emulator, which matches "
+            "the Lava simulator spike for spike (`tests/test_lava_parity.py`); 'Lava simulator' rows come from "
+            "`deploy.py --backend sim`.", "", targets_table(results), ""]
+    if results.get("bench") is not None:
+        head += [bench_table(results["bench"]), ""]
+    path = out / "report.md"
+    path.write_text("\n".join(head + sections) + "\n")
+    block = readme_block(results, command, path)
+    (out / "readme_results.md").write_text(block)
+    if readme is not None:
+        splice_readme(Path(readme), block)
+        log(f"[reproduce] updated the generated results in {readme}")
+    log(f"[reproduce] wrote {path}")
+    return path
+
+
 def reproduce(data_root: str | Path, out: str | Path, runs: dict[str, Path] | None = None,
-              sim_json: dict[str, Path] | None = None, tasks: tuple[str, ...] = ("locnet", "cae"),
+              sim_json: dict[str, Path] | None = None, tasks: tuple[str, ...] | None = None,
               steps: tuple[int, ...] = (4, 8, 16, 32, 64), method_epochs: dict[str, int] | None = None,
               method_batches: dict[str, int | None] | None = None, bench_json: Path | None = None,
               readme: Path | None = None, command: str = "python scripts/reproduce.py",
@@ -174,80 +223,28 @@ def reproduce(data_root: str | Path, out: str | Path, runs: dict[str, Path] | No
     out.mkdir(parents=True, exist_ok=True)
     cache = ResultCache(out / "cache.json")
     runs, sim_json = runs or {}, sim_json or {}
-    method_epochs = {"locnet": 2, "cae": 1, **(method_epochs or {})}
-    method_batches = {"locnet": None, "cae": 20, **(method_batches or {})}
+    method_epochs, method_batches = method_epochs or {}, method_batches or {}
     sections, results = [], {}
-    for task in tasks:
-        data_dir = str(Path(data_root) / DATA_DIRS[task])
-        run = Path(runs.get(task) or out / "runs" / task)
-        summary = ensure_run(task, run, data_dir, log)
-        cfg = config_from_dict(json.loads((run / "config.json").read_text()))
-        data = load_run_data(cfg, data_dir)
-        metric_name = summary["metric_name"]
-        weights = {stage: fingerprint(run / f"{stage}.pt") for stage in ("converted", "hybrid")}
-        deployed = {}
-        for stage in ("converted", "hybrid"):
-            path = out / "exports" / f"{task}_{stage}.net"
-            key = f"{task}/export-{stage}/{weights[stage]}"
-            if not path.is_file() or key not in cache.data:
-                export_run(run, stage, path, data_dir, log=log)
-                cache.put(key, str(path))
-            deployed[stage] = cache.get_or_compute(
-                f"{task}/deploy-{stage}/{weights[stage]}",
-                lambda: {k: v for k, v in deploy(path, data, backend="emu").items() if k in DEPLOY_KEYS}, log)
-        sim = json.loads(Path(sim_json[task]).read_text()) if task in sim_json else None
-        sweep = [row for stage in ("converted", "hybrid") for row in cache.get_or_compute(
-            f"{task}/sweep-{stage}/{weights[stage]}/{list(steps)}",
-            lambda st=stage: sweep_steps(run, data, list(steps), log, stages=(st,)), log)]
-        figs = _plot_sweep(sweep, task, metric_name, out)
-        figs.append(qualitative(task, run, data, out))
-        methods = []
-        e, mb = method_epochs[task], method_batches[task]
-        for method in METHODS if e > 0 else ():
-            boot = method == "bootstrap"
-            origin = fingerprint(run / "config.json") if boot else weights["converted"]
-            methods.append(cache.get_or_compute(
-                f"{task}/method-{method}/{origin}/epochs={e},batches={None if boot else mb}",
-                lambda m=method: run_method(run, m, data_dir, e, mb, log), log))
-        results[task] = {"summary": summary, "deployed": deployed,
-                         "sim": sim, "sweep": sweep, "methods": methods}
-        sections.append(_section(task, metric_name, summary, deployed, sim, sweep, methods, figs, cfg.steps,
-                                 data_dir))
-    bench = json.loads(Path(bench_json).read_text()) if bench_json else None
-    results["bench"] = bench
-    (out / "results.json").write_text(json.dumps(results, indent=2, default=float))
-    minutes = (time.perf_counter() - t0) / 60
-    head = [f"# Reproduction report ({time.strftime('%Y-%m-%d')})", "",
-            "Baltes et al., hybrid ANN-SNN co-training, on `../shared/data` (Caltech-101 airplanes; MSD "
-            "hippocampus instead of the paper's ADNI slices). Generated by", "", "```bash", command, "```", "",
-            f"in {minutes:.0f} min on this machine (parts reused from `cache.json` are not re-timed). "
-            "'Lava (fixed point)' rows are the exported networks run by the bit-exact emulator, which matches "
-            "the Lava simulator spike for spike (`tests/test_lava_parity.py`); 'Lava simulator' rows come from "
-            "`deploy.py --backend sim`.", "", targets_table(results), ""]
-    if bench is not None:
-        head += [bench_table(bench), ""]
-    path = out / "report.md"
-    path.write_text("\n".join(head + sections) + "\n")
-    block = readme_block(results, command, path)
-    (out / "readme_results.md").write_text(block)
-    if readme is not None:
-        splice_readme(Path(readme), block)
-        log(f"[reproduce] updated the generated results in {readme}")
-    log(f"[reproduce] wrote {path}")
-    return path
+    for task in tasks or reproducible_tasks():
+        results[task], section = network_results(
+            task, data_root, out, cache, Path(runs.get(task) or out / "runs" / task), sim_json.get(task), steps,
+            method_epochs.get(task), method_batches.get(task), log)
+        sections.append(section)
+    results["bench"] = json.loads(Path(bench_json).read_text()) if bench_json else None
+    return write_report(out, results, sections, command, (time.perf_counter() - t0) / 60, readme, log)
 
 
 def _section(task: str, metric_name: str, s: dict[str, Any], deployed: dict[str, Any], sim: dict[str, Any] | None,
              sweep: list[dict[str, Any]], methods: list[dict[str, Any]], figs: list[Path], steps: int,
              data_dir: str) -> str:
     n = s["hybrid"]["extra"]["split_sizes"]["test"]
-    title = {"locnet": "LocNet (Table 1): mean IoU, Caltech airplanes",
-             "cae": "CAE (Table 2): Dice per volume, hippocampus"}[task]
+    net = get_task(task)
+    title = net.report_title or net.label
     lines = [f"## {title}", "", f"Run: `{s['data']}`, T = {steps}, test split n = {n}.", "",
              f"| model | paper {metric_name} | paper rate (Hz) | ours, training | ours, rate (Hz) | "
              f"ours, Lava fixed point | rate (Hz) | parity gap |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for stage in STAGES:
-        pm, pr = PAPER[task][stage]
+        pm, pr = net.paper.get(stage, (None, None))
         row = s[stage]
         dep = deployed.get(stage)
         gap = None if dep is None else dep["metric"] - row["metric"]
@@ -261,7 +258,8 @@ def _section(task: str, metric_name: str, s: dict[str, Any], deployed: dict[str,
                       f"{metric_name} {sim['metric']:.4f}, {sim['mean_firing_rate_hz']:.1f} Hz, "
                       f"{sim['seconds_per_sample']:.2f} s per sample."]
     ratio = s["hybrid"]["metric"] / s["ann"]["metric"]
-    lines += ["", f"Hybrid / ANN: {ratio:.3f} (paper: {PAPER[task]['hybrid'][0] / PAPER[task]['ann'][0]:.3f}).", "",
+    paper_ratio = net.paper["hybrid"][0] / net.paper["ann"][0] if {"ann", "hybrid"} <= set(net.paper) else None
+    lines += ["", f"Hybrid / ANN: {ratio:.3f} (paper: {_fmt(paper_ratio, 3)}).", "",
               "Per-layer firing rates (Hz), training-time hybrid SNN and its fixed-point export:", "",
               "| layer | " + " | ".join(s["hybrid"]["per_layer_rate_hz"]) + " |",
               "| --- |" + " --- |" * len(s["hybrid"]["per_layer_rate_hz"]),

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..export.fixed_point import FixedLayer, FixedNetwork
+from ..fixedpoint.format import FixedLayer, FixedNetwork
 
 PJ_SYNOP_LOIHI = 23.6
 PJ_NEURON_ACTIVE = 81.0

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..export.fixed_point import MANT_SHIFT, STATE_LIMIT, FixedLayer, FixedNetwork
+from .format import MANT_SHIFT, STATE_LIMIT, FixedLayer, FixedNetwork
 
 
 @dataclass

@@ -1,0 +1,141 @@
+"""Evaluate an exported network on a back end (``emu``, ``sim``, ``loihi2``) and summarise it.
+
+The summary has the keys users script against: task, backend, model, metric_name, metric, n_samples,
+steps_per_sample, mean_firing_rate_hz, layers, energy, seconds, seconds_per_sample, extra.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from ..config import config_from_dict
+from ..data import ArraySplit, DataSplits
+from ..backends.registry import BackendOutput, get_backend, run_backend
+from ..backends.energy import energy_estimates, fit_report, layer_activity, mean_rate_hz
+from ..errors import InputError
+from ..fixedpoint import FixedNetwork, read_netx
+from ..plots.deploy import plot_layer_rates, plot_raster
+from ..tasks import Task, make_task
+
+
+def concat(splits: list[ArraySplit]) -> ArraySplit:
+    """One split holding all samples of ``splits`` (for ``--split all``)."""
+    orig = None if splits[0].orig_size is None else np.concatenate([s.orig_size for s in splits])
+    return ArraySplit(x=np.concatenate([s.x for s in splits]), y=np.concatenate([s.y for s in splits]),
+                      names=[n for s in splits for n in s.names],
+                      groups=np.concatenate([s.groups for s in splits]), orig_size=orig)
+
+
+def select(data: DataSplits, split: str, limit: int | None) -> ArraySplit:
+    """The samples to evaluate; ``limit``: the samples of the first N groups (images, or whole volumes)."""
+    part = data.test if split == "test" else concat([data.train, data.val, data.test])
+    if limit is None:
+        return part
+    _, first = np.unique(part.groups, return_index=True)
+    keep = set(part.groups[np.sort(first)][:limit].tolist())
+    return part.subset(np.flatnonzero([g in keep for g in part.groups]))
+
+
+def open_export(model_path: str | Path) -> tuple[FixedNetwork, dict[str, Any], Task]:
+    """The fixed-point network, metadata and task (bound to the training config) of an export."""
+    path = Path(model_path)
+    net, meta = read_netx(path)
+    return net, meta, make_task(config_from_dict(meta["config"], f"{path} (metadata)"))
+
+
+def summarise(task: Task, net: FixedNetwork, meta: dict[str, Any], out: BackendOutput, backend: str, path: Path,
+              n: int, seconds: float, metric: float | None, extra: dict[str, Any]) -> dict[str, Any]:
+    """The deployment summary of one back-end run (metric None: inputs without labels)."""
+    dt = task.cfg.dt_s
+    activity = layer_activity(net, out.counts, dt)
+    energy = energy_estimates(net, activity)
+    ann = energy["ann_estimate_uj_per_inference"]
+    return {
+        "task": task.cfg.task, "backend": backend, "model": str(path), "metric_name": task.metric_name,
+        "metric": None if metric is None else float(metric), "n_samples": n, "steps_per_sample": net.steps,
+        "mean_firing_rate_hz": mean_rate_hz(net, out.counts, dt),
+        "layers": [{k: r[k] for k in ("name", "neurons", "spikes", "firing_rate_hz", "synops")} for r in activity],
+        "energy": {"loihi_estimate_uj_per_inference": energy["loihi_estimate_uj_per_inference"],
+                   "ann_estimate_uj_per_inference": ann, "measured_uj_per_inference": out.measured_uj},
+        "seconds": round(seconds, 3), "seconds_per_sample": seconds / max(n, 1),
+        "extra": {**extra, "metric_produced_by": get_backend(backend).produced_by,
+                  "neuron_updates_per_inference": sum(r["neurons"] for r in activity) * net.steps,
+                  "synops_per_inference": sum(r["synops"] for r in activity),
+                  "snn_horowitz_uj_per_inference": energy["snn_horowitz_uj_per_inference"],
+                  "snn_vs_ann_energy_ratio_horowitz": energy["snn_horowitz_uj_per_inference"] / ann,
+                  "loihi_vs_ann_energy_ratio": energy["loihi_estimate_uj_per_inference"] / ann,
+                  "test_metric_at_export": meta.get("test_metric_at_export"), "fit": fit_report(net)},
+    }
+
+
+def deploy(model_path: str | Path, data: DataSplits, backend: str = "sim", split: str = "test",
+           limit: int | None = None, plots: str | Path | None = None,
+           progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """Evaluate the export at ``model_path`` on ``data`` with ``backend``; returns the summary."""
+    get_backend(backend)
+    path = Path(model_path)
+    net, meta, task = open_export(path)
+    if data.task != meta["task"]:
+        raise InputError(path, f"a {meta['task']} network cannot be evaluated on {data.task} data")
+    part = select(data, split, limit)
+    check_inputs(path, net, part.x)
+    t0 = time.perf_counter()
+    out = run_backend(backend, path, net, part.x, progress)
+    seconds = time.perf_counter() - t0
+    pred = task.decode_readout(net.decode_readout(out.v_warm, out.v_end), meta["decoding"])
+    metric, extra = task.score(pred, part)
+    extra.update(task.deploy_extra(data, part))
+    summary = summarise(task, net, meta, out, backend, path, len(part), seconds, metric,
+                        {**extra, "split": split, "limit": limit, "data": data.source})
+    if plots is not None:
+        summary["extra"]["plots"] = write_plots(Path(plots), summary, out.raster, task, part, pred, meta)
+    return summary
+
+
+def check_inputs(path: Path, net: FixedNetwork, x: np.ndarray) -> None:
+    if tuple(x.shape[1:]) != tuple(net.input_shape):
+        raise InputError(path, f"expects inputs of shape {tuple(net.input_shape)} (C, H, W), the data gives "
+                               f"{tuple(x.shape[1:])}: use the data (and size) it was trained on")
+
+
+def deploy_arrays(model_path: str | Path, inputs: np.ndarray, labels: np.ndarray | None = None,
+                  backend: str = "emu", progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """Run the export at ``model_path`` on raw inputs (N, C, H, W) in [0, 1]; with ``labels``, score them.
+
+    The summary holds ``predictions`` (decoded as at training time) besides the usual keys."""
+    path = Path(model_path)
+    net, meta, task = open_export(path)
+    x = np.asarray(inputs, dtype=np.float32)
+    if x.ndim == len(net.input_shape):
+        x = x[None]
+    check_inputs(path, net, x)
+    t0 = time.perf_counter()
+    out = run_backend(backend, path, net, x, progress)
+    seconds = time.perf_counter() - t0
+    pred = task.decode_readout(net.decode_readout(out.v_warm, out.v_end), meta["decoding"])
+    metric, extra = None, {}
+    if labels is not None:
+        y = np.asarray(labels, dtype=np.float32)
+        split = ArraySplit(x=x, y=y, names=[f"input{i}" for i in range(len(x))], groups=np.arange(len(x)))
+        metric, extra = task.score(pred, split)
+    summary = summarise(task, net, meta, out, backend, path, len(x), seconds, metric, {**extra, "data": "arrays"})
+    summary["predictions"] = pred
+    return summary
+
+
+def write_plots(folder: Path, summary: dict[str, Any], raster: dict[str, np.ndarray], task: Task,
+                part: ArraySplit, pred: np.ndarray, meta: dict[str, Any]) -> list[str]:
+    tag = f"{meta['task']}_{summary['backend']}"
+    files = [plot_layer_rates(summary["layers"][:-1], folder / f"{tag}_layer_rates.png",
+                              title=f"{meta['task']} on {summary['backend']}: firing rate per layer",
+                              mean_hz=summary["mean_firing_rate_hz"])]
+    if raster:
+        files.append(plot_raster(raster, folder / f"{tag}_raster.png", dt_ms=meta["dt_s"] * 1e3,
+                                 title="spikes of the most active neurons per layer, first sample"))
+    figure = task.plot_predictions(part, pred, folder / tag, summary["backend"])
+    if figure is not None:
+        files.append(figure)
+    return [str(f) for f in files]

@@ -1,0 +1,215 @@
+"""The paper's whole pipeline for one network, on the same weights throughout:
+ANN (rate neurons) -> converted SNN (spiking, T steps) -> hybrid SNN (spiking forward, rate backward).
+
+Every stage ends with a self-describing checkpoint (``<stage>.pt``) and an entry in ``state.json``;
+``resume=True`` skips finished stages and continues an unfinished one from its last epoch.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from ..config import RunConfig
+from ..data import DataSplits
+from ..models import Mode, SpikingNetwork
+from ..plots.curves import plot_curves
+from ..tasks import Task, make_task
+from ..training.checkpoint import load_model, save_model
+from ..training.conversion import conversion_alphas
+from ..training.loop import Evaluation, evaluate, train_stage
+from .export import export_model
+
+STAGES = ("ann", "converted", "hybrid")
+Log = Callable[[str], None]
+
+
+@dataclass
+class RunPaths:
+    """The files of a run folder."""
+
+    out: Path
+
+    def __post_init__(self) -> None:
+        self.out.mkdir(parents=True, exist_ok=True)
+
+    def weights(self, stage: str) -> Path:
+        return self.out / f"{stage}.pt"
+
+    def epoch_ckpt(self, stage: str) -> Path:
+        return self.out / f"{stage}_last.pt"
+
+    @property
+    def state(self) -> Path:
+        return self.out / "state.json"
+
+
+def write_json(path: Path, obj: Any) -> None:
+    """Write ``obj`` as JSON through a temporary file, so that a reader never sees half a file."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(obj, indent=2, default=float))
+    tmp.replace(path)
+
+
+def _row(ev: Evaluation, seconds: float, epochs: int, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"metric": ev.metric, "firing_rate_hz": ev.firing_rate_hz, "per_layer_rate_hz": ev.per_layer_rate_hz,
+            "seconds": round(seconds, 2), "epochs": epochs, "extra": {**ev.extra, **(extra or {})}}
+
+
+@dataclass
+class Pipeline:
+    """One run: its config, data, model and folder; each stage is a method, :meth:`run` calls them."""
+
+    cfg: RunConfig
+    data: DataSplits
+    paths: RunPaths
+    device: torch.device
+    log: Log = print
+    task: Task = field(init=False)
+    model: SpikingNetwork = field(init=False)
+    state: dict[str, Any] = field(init=False)
+
+    def __post_init__(self) -> None:
+        torch.manual_seed(self.cfg.seed)
+        np.random.seed(self.cfg.seed)
+        self.task = make_task(self.cfg)
+        self.model = self.task.build(self.in_channels).to(self.device)
+        self.task.prepare(self.model, self.data)
+        self.state = {"rows": {}, "history": {}}
+
+    @property
+    def in_channels(self) -> int:
+        return int(self.data.train.x.shape[1])
+
+    # bookkeeping -------------------------------------------------------------------------------------------
+    def open(self, resume: bool) -> None:
+        """Load ``state.json`` when resuming; otherwise drop what a previous run in this folder left."""
+        if resume and self.paths.state.exists():
+            self.state = json.loads(self.paths.state.read_text())
+        elif not resume:
+            for stale in [self.paths.state, *(self.paths.epoch_ckpt(s) for s in STAGES)]:
+                stale.unlink(missing_ok=True)
+        write_json(self.paths.out / "config.json", self.cfg.to_dict())
+
+    def done(self, stage: str) -> bool:
+        return stage in self.state["rows"] and self.paths.weights(stage).exists()
+
+    def load_stage(self, stage: str) -> None:
+        model, _, _ = load_model(self.paths.weights(stage), self.cfg, self.device)
+        self.model.load_state_dict(model.state_dict())
+
+    def finish(self, stage: str, row: dict[str, Any], history: list | None = None) -> None:
+        save_model(self.paths.weights(stage), self.model, self.cfg, stage, self.in_channels)
+        self.state["rows"][stage] = row
+        if history is not None:
+            self.state["history"][stage] = history
+        write_json(self.paths.state, self.state)
+        self.paths.epoch_ckpt(stage).unlink(missing_ok=True)
+        self.log(f"[{stage}] {self.task.metric_name} = {row['metric']:.4f}"
+                 + (f", {row['firing_rate_hz']:.1f} Hz" if row["firing_rate_hz"] is not None else "")
+                 + f" ({row['seconds']:.0f} s)")
+
+    def _evaluate(self, mode: Mode, desc: str) -> Evaluation:
+        c = self.cfg
+        return evaluate(self.model, self.task, self.data.test, mode, c.steps, c.train.batch_size, c.dt_s, desc=desc)
+
+    def _train(self, stage: str, mode: Mode, eval_mode: Mode, epochs: int, lr: float, patience: int | None,
+               seed: int, max_batches: int | None, desc: str):
+        c, t = self.cfg, self.cfg.train
+        return train_stage(self.model, self.task, self.data.train, self.data.val, mode=mode, eval_mode=eval_mode,
+                           epochs=epochs, lr=lr, steps=c.steps, batch_size=t.batch_size,
+                           rate_target=t.rate_target_hz * c.dt_s, rate_weight=t.rate_reg_weight, patience=patience,
+                           augment=c.data.augment, seed=seed, ckpt_path=self.paths.epoch_ckpt(stage),
+                           max_batches=max_batches, dt_s=c.dt_s, desc=desc)
+
+    # the three stages ---------------------------------------------------------------------------------------
+    def train_ann(self) -> None:
+        """1. The ANN with rate neurons."""
+        c, t = self.cfg, self.cfg.train
+        self.log(f"[ann] training {t.epochs_ann} epochs with rate neurons ({c.neuron.kind})")
+        self.model.set_alphas([c.conversion.firing_rate_scale * c.dt_s] * len(self.model.spiking_layers()))
+        res = self._train("ann", Mode.ANN, Mode.ANN, t.epochs_ann, t.lr_ann, None, c.seed, None, "ANN")
+        t0 = time.perf_counter()
+        ev = self._evaluate(Mode.ANN, "test ANN")
+        self.finish("ann", _row(ev, res.seconds + time.perf_counter() - t0, res.epochs), res.history)
+
+    def convert(self) -> None:
+        """2. The converted SNN: same weights, spiking neurons; both conversions measured, the configured one kept."""
+        c = self.cfg
+        t0 = time.perf_counter()
+        variants: dict[str, tuple[list[float], Evaluation]] = {}
+        for method in ("global", "normalised"):
+            alphas = conversion_alphas(method, self.model, self.data.train, c.conversion, c.dt_s)
+            self.model.set_alphas(alphas)
+            variants[method] = (alphas, self._evaluate(Mode.SNN, f"test SNN ({method})"))
+        chosen = c.conversion.method
+        other = "normalised" if chosen == "global" else "global"
+        alphas, ev = variants[chosen]
+        self.model.set_alphas(alphas)
+        extra = {"conversion": chosen, "alphas": alphas, f"metric_{other}": variants[other][1].metric,
+                 f"firing_rate_hz_{other}": variants[other][1].firing_rate_hz}
+        self.finish("converted", _row(ev, time.perf_counter() - t0, 0, extra))
+
+    def finetune(self) -> None:
+        """3. Hybrid fine-tuning: spiking forward, rate backward (or SLAYER BPTT for comparison)."""
+        c, t = self.cfg, self.cfg.train
+        mode = Mode.HYBRID if t.method == "hybrid" else Mode.BPTT
+        self.log(f"[hybrid] fine-tuning up to {t.epochs_hybrid} epochs ({mode.value}, T={c.steps}, early stopping)")
+        res = self._train("hybrid", mode, Mode.SNN, t.epochs_hybrid, t.lr_hybrid, t.patience, c.seed + 1,
+                          t.max_train_batches, "hybrid")
+        t0 = time.perf_counter()
+        ev = self._evaluate(Mode.SNN, "test hybrid SNN")
+        self.finish("hybrid", _row(ev, res.seconds + time.perf_counter() - t0, res.epochs, {"method": t.method}),
+                    res.history)
+
+    # outputs ------------------------------------------------------------------------------------------------
+    def summary(self) -> dict[str, Any]:
+        base_metric, base_extra = self.task.baseline(self.data)
+        s = {"task": self.cfg.task, "metric_name": self.task.metric_name, "data": self.data.source,
+             "steps": self.cfg.steps, **{st: self.state["rows"][st] for st in STAGES},
+             "baseline": {"metric": base_metric, "firing_rate_hz": None, "per_layer_rate_hz": None,
+                          "seconds": 0.0, "epochs": 0, "extra": base_extra}}
+        d = self.data
+        s["hybrid"]["extra"]["split_sizes"] = {"train": len(d.train), "val": len(d.val), "test": len(d.test)}
+        s["hybrid"]["extra"]["skipped_samples"] = len(d.skipped)
+        return s
+
+    def export(self, stages: tuple[str, ...]) -> dict[str, str]:
+        """Export the ``stages`` to NetX HDF5 as ``<task>_<stage>.net``; returns stage -> path."""
+        out = {}
+        for stage in stages:
+            self.load_stage(stage)
+            path = self.paths.out / f"{self.cfg.task}_{stage}.net"
+            export_model(self.model, self.cfg, self.data, path, stage,
+                         training_metric=self.state["rows"][stage]["metric"], log=self.log)
+            out[stage] = str(path)
+        return out
+
+    def run(self, export: tuple[str, ...] = ("hybrid",)) -> dict[str, Any]:
+        for stage, step in (("ann", self.train_ann), ("converted", self.convert), ("hybrid", self.finetune)):
+            if self.done(stage):
+                if stage != "hybrid":
+                    self.load_stage(stage)
+            else:
+                step()
+        summary = self.summary()
+        summary["exports"] = self.export(export)
+        write_json(self.paths.out / "summary.json", summary)
+        plot_curves(self.state["history"], self.task.metric_name, self.paths.out / "training_curves.png")
+        return summary
+
+
+def run_pipeline(cfg: RunConfig, data: DataSplits, out: Path, resume: bool = False,
+                 device: str | None = None, log: Log = print,
+                 export: tuple[str, ...] = ("hybrid",)) -> dict[str, Any]:
+    """Run (or resume) the three stages; write checkpoints, curves and ``summary.json`` into ``out``;
+    export the ``export`` stages (``converted``, ``hybrid``) to NetX HDF5 as ``<task>_<stage>.net``."""
+    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    pipe = Pipeline(cfg, data, RunPaths(Path(out)), dev, log)
+    pipe.open(resume)
+    return pipe.run(export)
