@@ -18,7 +18,7 @@ PACKAGE = "loihi_hybrid"
 #: lowest first; a name is a sub-package or a top-level module of ``loihi_hybrid``
 LAYERS = (
     ("errors",),
-    ("compat",),
+    ("fsio", "compat"),
     ("neurons", "metrics", "plots"),
     ("config", "data"),
     ("models",),
