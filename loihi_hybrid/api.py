@@ -35,17 +35,18 @@ def networks() -> tuple[str, ...]:
 
 def train(network: str, data: str | Path | None = None, out: str | Path | None = None, *,
           config: str | Path | None = None, overrides: dict[str, Any] | None = None, resume: bool = False,
-          device: str | None = None, export: tuple[str, ...] = ("hybrid",),
+          force: bool = False, device: str | None = None, export: tuple[str, ...] = ("hybrid",),
           log: Callable[[str], None] = print) -> Run:
     """Train ``network`` through its three stages on ``data`` (a folder; None: the embedded default set).
 
     ``overrides`` take config keys, nested as in the JSON files (``{"steps": 16, "train": {"epochs_ann": 5}}``).
+    An existing run in ``out`` is continued with ``resume=True`` or replaced with ``force=True``.
     Returns the hybrid SNN's :class:`Run` (``run.model``, ``run.cfg``, ``run.summary``, ``run.folder``)."""
     task = get_task(network)
     cfg = task.config(synthetic=data is None, user_file=config, overrides=overrides)
     splits = task(cfg).load_data(data)
     folder = Path(out or f"runs/{network}-{time.strftime('%Y%m%d-%H%M%S')}")
-    run_pipeline(cfg, splits, folder, resume=resume, device=device, log=log, export=export)
+    run_pipeline(cfg, splits, folder, resume=resume, device=device, log=log, export=export, force=force)
     return load_run(folder, "hybrid")
 
 

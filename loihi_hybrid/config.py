@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -69,18 +70,86 @@ class RunConfig:
         return dataclasses.asdict(self)
 
 
-def _build(cls: type, values: dict[str, Any], where: str) -> Any:
+#: the most time steps per sample a config may ask for (Loihi runs are short; more only burns time)
+MAX_STEPS = 4096
+_SUBSECTIONS = {"neuron": NeuronParams, "data": DataConfig, "train": TrainConfig,
+                "conversion": ConversionConfig}
+
+
+def _shown(val: Any) -> str:
+    """A value as the user wrote it in JSON (``2.5``, ``"abc"``, ``true``, ``Infinity``)."""
+    try:
+        return json.dumps(val)
+    except (TypeError, ValueError):
+        return repr(val)
+
+
+#: the range a key must lie in, added to its type error (the full range checks are in :func:`validate`)
+_RANGE_HINTS = {"steps": f"in [1, {MAX_STEPS}]", "readout_warmup": "in [0, steps)", "seed": ">= 0",
+                "dt_s": "> 0", "train.epochs_ann": ">= 0", "train.epochs_hybrid": ">= 0", "train.lr_ann": "> 0",
+                "train.lr_hybrid": "> 0", "train.batch_size": ">= 1", "train.patience": ">= 1",
+                "train.max_train_batches": ">= 1", "data.synthetic_samples": ">= 10",
+                "neuron.threshold": "> 0", "conversion.firing_rate_scale": "> 0"}
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _check_type(key: str, annotation: str, val: Any, where: str) -> Any:
+    """``val`` checked against the field's annotation (a string, as ``from __future__ import annotations``
+    leaves it); lists become tuples. A wrong type is an :class:`InputError` naming ``key``."""
+    ann = annotation.replace(" ", "")
+    optional = ann.endswith("|None")
+    if optional:
+        if val is None:
+            return None
+        ann = ann[: -len("|None")]
+
+    def bad(what: str) -> InputError:
+        what += f" {_RANGE_HINTS[key]}" if key in _RANGE_HINTS else ""
+        return InputError(where, f"{key} must be {what}{' or null' if optional else ''}, got {_shown(val)}")
+
+    if ann == "bool":
+        if not isinstance(val, bool):
+            raise bad("true or false")
+        return val
+    if ann == "int":
+        if not _is_int(val):
+            raise bad("a whole number")
+        return val
+    if ann == "float":
+        if not _is_number(val) or not math.isfinite(val):
+            raise bad("a finite number")
+        return float(val)
+    if ann == "str":
+        if not isinstance(val, str):
+            raise bad("a string")
+        return val
+    if ann.startswith("tuple[int"):
+        if not isinstance(val, (list, tuple)) or not all(_is_int(v) for v in val):
+            raise bad("a list of whole numbers")
+        return tuple(val)
+    return val
+
+
+def _build(cls: type, values: Any, where: str, prefix: str = "") -> Any:
+    if not isinstance(values, dict):
+        raise InputError(where, f"{prefix.rstrip('.') or 'config'} must be an object, got {_shown(values)}")
     names = {f.name: f for f in dataclasses.fields(cls)}
     kwargs = {}
     for key, val in values.items():
         if key not in names:
-            raise InputError(where, f"unknown setting {key!r} (known: {', '.join(names)})")
-        sub = {"neuron": NeuronParams, "data": DataConfig, "train": TrainConfig,
-               "conversion": ConversionConfig}.get(key) if cls is RunConfig else None
+            raise InputError(where, f"unknown setting {prefix + key!r} (known: {', '.join(names)})")
+        sub = _SUBSECTIONS.get(key) if cls is RunConfig else None
         if sub is not None:
-            val = _build(sub, val, where)
-        elif isinstance(val, list):
-            val = tuple(val)
+            val = _build(sub, val, where, f"{key}.")
+        else:
+            val = _check_type(prefix + key, str(names[key].type), val, where)
         kwargs[key] = val
     try:
         return cls(**kwargs)
@@ -141,27 +210,79 @@ def config_from_dict(values: dict[str, Any], where: str = "config") -> RunConfig
 
 
 def validate(cfg: RunConfig, where: str) -> None:
-    """Reject nonsense numbers with one clear line."""
-    t, c, d = cfg.train, cfg.conversion, cfg.data
-    checks = [
-        (cfg.steps >= 1, "steps must be >= 1"),
-        (0 <= cfg.readout_warmup < cfg.steps, "readout_warmup must be in [0, steps)"),
-        (cfg.dt_s > 0, "dt_s must be > 0"),
-        (t.epochs_ann >= 0 and t.epochs_hybrid >= 0, "epochs must be >= 0"),
-        (t.lr_ann > 0 and t.lr_hybrid > 0, "learning rates must be > 0"),
-        (t.batch_size >= 1, "batch_size must be >= 1"),
-        (t.patience >= 1, "patience must be >= 1"),
-        (t.method in ("hybrid", "bptt"), "train.method must be 'hybrid' or 'bptt'"),
-        (t.rate_target_hz >= 0 and t.rate_reg_weight >= 0, "rate regularisation must be >= 0"),
-        (c.method in ("global", "normalised"), "conversion.method must be 'global' or 'normalised'"),
-        (c.firing_rate_scale > 0, "conversion.firing_rate_scale must be > 0"),
-        (0 < c.percentile <= 100, "conversion.percentile must be in (0, 100]"),
-        (0 < c.norm_rate <= 1, "conversion.norm_rate must be in (0, 1]"),
-        (0 <= d.test_frac < 1 and 0 <= d.val_frac < 1, "test_frac/val_frac must be in [0, 1)"),
-        (len(d.input_size) == 2 and min(d.input_size) >= 8, "data.input_size must be two sizes >= 8"),
-        (d.slice_axis in (0, 1, 2), "data.slice_axis must be 0, 1 or 2"),
-        (d.synthetic_samples >= 10, "data.synthetic_samples must be >= 10"),
-    ]
-    for ok, msg in checks:
+    """Reject values of the wrong type or range with one line naming the key (checked field by field, so a
+    config built in Python, not only one read from JSON, gets the same checks)."""
+    sections = {"": cfg, "neuron.": cfg.neuron, "data.": cfg.data, "train.": cfg.train,
+                "conversion.": cfg.conversion}
+    for prefix, obj in sections.items():
+        for f in dataclasses.fields(obj):
+            if prefix == "" and f.name in _SUBSECTIONS:
+                continue
+            _check_type(prefix + f.name, str(f.type), getattr(obj, f.name), where)
+
+    def fail(key: str, what: str, val: Any) -> None:
+        raise InputError(where, f"{key} must be {what}, got {_shown(val)}")
+
+    def whole(key: str, val: int, lo: int, hi: int | None = None, what: str | None = None) -> None:
+        if val < lo or (hi is not None and val > hi):
+            fail(key, what or (f"a whole number >= {lo}" if hi is None else f"a whole number in [{lo}, {hi}]"), val)
+
+    def number(key: str, val: float, lo: float, lo_open: bool, hi: float | None = None,
+               hi_open: bool = False) -> None:
+        ok = (val > lo if lo_open else val >= lo) and (hi is None or (val < hi if hi_open else val <= hi))
         if not ok:
-            raise InputError(where, msg)
+            if hi is None:
+                what = f"a finite number {'>' if lo_open else '>='} {lo:g}"
+            else:
+                what = f"a number in {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
+            fail(key, what, val)
+
+    def sizes(key: str, val: tuple[int, ...]) -> None:
+        if len(val) == 0 or min(val) < 1:
+            fail(key, "a non-empty list of whole numbers >= 1", list(val))
+
+    t, c, d, n = cfg.train, cfg.conversion, cfg.data, cfg.neuron
+    if cfg.steps < 1 or cfg.steps > MAX_STEPS:
+        fail("steps", f">= 1 and <= {MAX_STEPS} (the cap on time steps per sample)", cfg.steps)
+    if not 0 <= cfg.readout_warmup < cfg.steps:
+        fail("readout_warmup", f"a whole number in [0, steps) = [0, {cfg.steps})", cfg.readout_warmup)
+    number("dt_s", cfg.dt_s, 0, True)
+    whole("seed", cfg.seed, 0, 2**32 - 2)
+    sizes("channels", cfg.channels)
+    sizes("hidden", cfg.hidden)
+    # neuron (kind and threshold are also checked by NeuronParams itself)
+    if n.kind not in ("lif", "if"):
+        fail("neuron.kind", "'lif' or 'if'", n.kind)
+    number("neuron.threshold", n.threshold, 0, True)
+    for key in ("tau_syn", "tau_rc", "gamma", "t_ref"):
+        number(f"neuron.{key}", getattr(n, key), 0, False)
+    number("neuron.tau_grad", n.tau_grad, 0, True)
+    number("neuron.scale_grad", n.scale_grad, 0, True)
+    # data
+    if len(d.input_size) != 2 or min(d.input_size) < 8:
+        fail("data.input_size", "two sizes >= 8 ([height, width])", list(d.input_size))
+    whole("data.slice_axis", d.slice_axis, 0, 2, "0, 1 or 2")
+    number("data.test_frac", d.test_frac, 0, False, 1, True)
+    number("data.val_frac", d.val_frac, 0, False, 1, True)
+    if d.test_frac + d.val_frac >= 1:
+        fail("data.test_frac + data.val_frac", "< 1 (something must be left to train on)", d.test_frac + d.val_frac)
+    whole("data.synthetic_samples", d.synthetic_samples, 10)
+    # train
+    whole("train.epochs_ann", t.epochs_ann, 0)
+    whole("train.epochs_hybrid", t.epochs_hybrid, 0)
+    number("train.lr_ann", t.lr_ann, 0, True)
+    number("train.lr_hybrid", t.lr_hybrid, 0, True)
+    whole("train.batch_size", t.batch_size, 1)
+    whole("train.patience", t.patience, 1)
+    for key in ("rate_target_hz", "rate_reg_weight", "bce_weight", "dice_weight"):
+        number(f"train.{key}", getattr(t, key), 0, False)
+    if t.method not in ("hybrid", "bptt"):
+        fail("train.method", "'hybrid' or 'bptt'", t.method)
+    if t.max_train_batches is not None:
+        whole("train.max_train_batches", t.max_train_batches, 1, what="null (all batches) or a whole number >= 1")
+    # conversion
+    if c.method not in ("global", "normalised"):
+        fail("conversion.method", "'global' or 'normalised'", c.method)
+    number("conversion.firing_rate_scale", c.firing_rate_scale, 0, True)
+    number("conversion.percentile", c.percentile, 0, True, 100)
+    number("conversion.norm_rate", c.norm_rate, 0, True, 1)

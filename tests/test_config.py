@@ -28,7 +28,9 @@ def test_synthetic_overrides_and_cli_overrides(tmp_path):
 
 
 @pytest.mark.parametrize("content, needle", [
-    ('{"train": {"epochs_ann": -1}}', "epochs must be >= 0"),
+    ('{"train": {"epochs_ann": -1}}', "train.epochs_ann must be a whole number >= 0, got -1"),
+    ('{"train": 5}', "train must be an object, got 5"),
+    ('{"train": {"lr_ann": Infinity}}', "train.lr_ann must be a finite number > 0, got Infinity"),
     ('{"steps": 0}', "steps must be >= 1"),
     ('{"trian": {}}', "unknown setting 'trian'"),
     ('{"neuron": {"kind": "alif"}}', "neuron kind"),

@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
 
+from ..fsio import atomic_write_json, check_writable
 from .common import run_cli
 
 
@@ -20,11 +19,12 @@ def main(argv: list[str] | None = None) -> int:
     def body() -> int:
         from ..workflows.bench import format_result, run_suite
 
+        if a.json:  # before the minutes of measuring
+            check_writable(a.json)
         r = run_suite(quick=a.quick, export=a.model, data=a.data)
         print(format_result(r))
         if a.json:
-            Path(a.json).parent.mkdir(parents=True, exist_ok=True)
-            Path(a.json).write_text(json.dumps(r, indent=2))
+            atomic_write_json(a.json, r)
         return 0
 
     return run_cli(body)

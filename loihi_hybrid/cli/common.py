@@ -8,8 +8,13 @@ from typing import Callable
 from ..errors import InputError
 
 
+def _one_line(message, category, filename, lineno, line=None) -> str:  # noqa: ANN001 (warnings' signature)
+    return f"warning: {message}\n"
+
+
 def run_cli(main: Callable[[], int], interrupted_hint: Callable[[], str] = lambda: "") -> int:
     warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.formatwarning = _one_line  # a skipped sample or a restarted stage: one line, no source echo
     try:
         return main()
     except InputError as err:

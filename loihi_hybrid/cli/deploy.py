@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
+import warnings
 from pathlib import Path
 
 from ..backends.registry import BACKENDS
 from ..errors import InputError
+from ..fsio import atomic_write_json, check_writable
 from .common import run_cli
 
 
@@ -59,6 +60,10 @@ def main(argv: list[str] | None = None) -> int:
 
         if a.limit is not None and a.limit < 1:
             raise InputError(None, "--limit must be >= 1")
+        if a.json:  # outputs first: a bad path must not cost the whole evaluation
+            check_writable(a.json)
+        if a.plots:
+            check_writable(a.plots, folder=True)
         reason = BACKENDS[a.backend].unavailable_reason()  # fail before loading any data
         if reason:
             raise InputError(None, f"--backend {a.backend}: {reason}")
@@ -73,13 +78,17 @@ def main(argv: list[str] | None = None) -> int:
             def progress(done: int) -> None:
                 bar.n = done
                 bar.refresh()
-            summary = deploy(a.model, data, backend=a.backend, split=a.split, limit=a.limit, plots=a.plots,
-                             progress=progress)
-        print(_table(summary))
+            with warnings.catch_warnings():  # a plotting failure is reported once, below
+                warnings.filterwarnings("ignore", "figures not written", RuntimeWarning)
+                summary = deploy(a.model, data, backend=a.backend, split=a.split, limit=a.limit, plots=a.plots,
+                                 progress=progress)
+        print(_table(summary))  # printed before any file is written: a failed write loses nothing
         if a.json:
-            Path(a.json).parent.mkdir(parents=True, exist_ok=True)
-            Path(a.json).write_text(json.dumps(summary, indent=2, default=float))
+            atomic_write_json(a.json, summary)
             print(f"summary written to {a.json}")
+        plots_error = summary["extra"].get("plots_error")
+        if plots_error:
+            raise InputError(None, f"figures not written: {plots_error}")
         return 0
 
     return run_cli(body)

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
+from ..fsio import check_writable
 from .common import run_cli
 
 
@@ -29,10 +30,14 @@ def main(argv: list[str] | None = None) -> int:
         run = Path(a.run)
         if not (run / "config.json").is_file():
             raise InputError(run / "config.json", "not a finetune.py run folder (config.json missing)")
-        task = json.loads((run / "config.json").read_text()).get("task", "net")
+        try:
+            task = json.loads((run / "config.json").read_text()).get("task", "net")
+        except (OSError, UnicodeDecodeError, ValueError, AttributeError) as err:
+            raise InputError(run / "config.json", f"unreadable run config ({type(err).__name__})") from None
+        out = check_writable(a.out or run / f"{task}_{a.stage}.net")  # before loading data or quantising
         if a.data is not None and not Path(a.data).is_dir():
             raise InputError(a.data, "data folder not found")
-        export_run(run, a.stage, a.out or run / f"{task}_{a.stage}.net", a.data)
+        export_run(run, a.stage, out, a.data)
         return 0
 
     return run_cli(body)

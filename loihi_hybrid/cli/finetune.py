@@ -26,7 +26,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--method", choices=["hybrid", "bptt"], help="fine-tuning method (default hybrid)")
     p.add_argument("--seed", type=int)
     p.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out (with the same --data)")
+    p.add_argument("--force", action="store_true",
+                   help="--out holds a run: remove its files and start afresh (without this, an existing run "
+                        "is only continued with --resume)")
     p.add_argument("--export-converted", action="store_true",
                    help="also export the converted SNN (the hybrid SNN is always exported) to NetX HDF5")
     return p.parse_args(argv)
@@ -46,6 +49,27 @@ def _overrides(a: argparse.Namespace) -> dict:
     return o
 
 
+def _saved_config(out: Path):
+    """The config of the run in ``out``: ``config.json``, or if that is damaged the copy in ``run.json``."""
+    from ..workflows import runfolder
+
+    cfg_file = out / "config.json"
+    if cfg_file.is_file():
+        try:
+            return config_from_dict(json.loads(cfg_file.read_text()), str(cfg_file))
+        except (OSError, UnicodeDecodeError, ValueError) as err:
+            rec = runfolder.read_record(out)
+            if rec is None or not isinstance(rec.get("config"), dict):
+                raise InputError(cfg_file, f"cannot read the run's config ({str(err).splitlines()[0]}) and "
+                                           f"run.json holds no copy") from None
+            print(f"warning: {cfg_file} is unreadable; using the config recorded in run.json", file=sys.stderr)
+            return config_from_dict(rec["config"], str(out / "run.json"))
+    rec = runfolder.read_record(out)
+    if rec is not None and isinstance(rec.get("config"), dict):
+        return config_from_dict(rec["config"], str(out / "run.json"))
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     a = parse_args(argv)
     out_holder: list[Path] = []
@@ -59,9 +83,16 @@ def main(argv: list[str] | None = None) -> int:
         if a.resume and not a.out:
             raise InputError(None, "--resume needs --out DIR of the run to continue")
         out = Path(a.out or f"runs/{a.network}-{time.strftime('%Y%m%d-%H%M%S')}")
+        from ..workflows import runfolder
+
+        runfolder.check_out(out, a.resume, a.force)  # a file, read-only, a run without --resume/--force
+        runfolder.resolve_device(a.device)
+        if a.resume:
+            runfolder.check_resume_source(out, a.data)
         out_holder.append(out)
-        if a.resume and (out / "config.json").exists():
-            cfg = config_from_dict(json.loads((out / "config.json").read_text()), str(out / "config.json"))
+        saved = _saved_config(out) if a.resume else None
+        if saved is not None:
+            cfg = saved
             print(f"resuming {out} with its saved config")
         else:
             cfg = net.config(synthetic=a.data is None, user_file=a.config, overrides=_overrides(a))
@@ -73,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"data: {data.source} — train {len(data.train)}, val {len(data.val)}, test {len(data.test)}"
               + (f"; {len(data.skipped)} samples left out" if data.skipped else ""))
         stages = ("converted", "hybrid") if a.export_converted else ("hybrid",)
-        summary = run_pipeline(cfg, data, out, resume=a.resume, device=a.device, export=stages)
+        summary = run_pipeline(cfg, data, out, resume=a.resume, device=a.device, export=stages, force=a.force)
         print()
         print(f"{a.network} on {data.source}, T = {cfg.steps} steps (test split, n = {len(data.test)})")
         print(results_table(summary))

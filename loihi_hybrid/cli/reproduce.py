@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from ..errors import InputError
+from ..fsio import check_writable
 from .common import run_cli
 
 
@@ -70,9 +71,14 @@ def main(argv: list[str] | None = None) -> int:
         for path in (a.bench_json, a.readme):
             if path is not None and not Path(path).is_file():
                 raise InputError(path, "file not found")
-        out = Path(a.out or f"reports/{time.strftime('%Y-%m-%d')}")
+        out = check_writable(a.out or f"reports/{time.strftime('%Y-%m-%d')}", folder=True)
+        if a.readme is not None:
+            check_writable(a.readme)
+        steps = [s.strip() for s in a.steps.split(",") if s.strip()]
+        if not steps or not all(s.isdigit() and int(s) > 0 for s in steps):
+            raise InputError(None, f"--steps needs comma-separated whole numbers > 0, not {a.steps!r}")
         reproduce(a.data, out, runs=runs, sim_json={k: Path(v) for k, v in _pairs(a.sim_json, "--sim-json").items()},
-                  tasks=tasks, steps=tuple(int(s) for s in a.steps.split(",")), method_epochs=epochs,
+                  tasks=tasks, steps=tuple(int(s) for s in steps), method_epochs=epochs,
                   method_batches=capped, bench_json=a.bench_json, readme=a.readme, command=command)
         return 0
 

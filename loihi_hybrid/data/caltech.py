@@ -14,6 +14,7 @@ sources exist the .mat files win (they are the original annotations).
 from __future__ import annotations
 
 import csv
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +33,12 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
 # anything further is a wrong annotation.
 EDGE_TOLERANCE_PX = 1.0
 _CSV_COLUMNS = ("filename", "startx", "starty", "endx", "endy")
+#: larger images are skipped unread: Caltech images are ~300x200, and a decompression bomb (a small file
+#: that decodes to gigabytes) must not stop the whole load. Pillow's own limit (Image.MAX_IMAGE_PIXELS)
+#: is honoured too, its warnings treated as errors.
+MAX_PIXELS = 50_000_000
+#: single-channel modes decoded as integers wider than 8 bits: (full-scale value of the mode)
+_WIDE_MODES = {"I;16": 65535, "I;16B": 65535, "I;16L": 65535, "I;16N": 65535, "I": 65535}
 
 Box = tuple[float, float, float, float]  # (left, top, right, bottom), 1-based inclusive pixels
 
@@ -166,17 +173,52 @@ def _is_number_row(row: list[str]) -> bool:
 def _load_image(
     path: Path, size: tuple[int, int], skipped: list[tuple[str, str]]
 ) -> tuple[np.ndarray, tuple[int, int]] | None:
-    """RGB float32 CHW image resized to ``size`` (H, W), and its original (H, W); None if unreadable."""
+    """RGB float32 CHW image in [0, 1] resized to ``size`` (H, W), and its original (H, W); None if unusable.
+
+    Any bit depth and mode: 8-bit modes (L, P, LA, PA, RGBA, CMYK, 1, ...) are converted to RGB; 16-bit
+    greyscale (``I;16``, and ``I`` as older Pillow decodes 16-bit PNGs) is scaled by 65535, not clipped
+    at 255; float (``F``) must already lie in [0, 1]. Anything else, unreadable files and images over
+    :data:`MAX_PIXELS` (decompression bombs) are left out with a warning."""
     try:
-        with Image.open(path) as img:
-            img.load()  # decode now so truncated files fail here, not later
-            orig_w, orig_h = img.size
-            rgb = img.convert("RGB").resize((size[1], size[0]), Image.BILINEAR)
-    except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as err:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:  # reads the header only
+                orig_w, orig_h = img.size
+                if orig_w * orig_h > MAX_PIXELS:
+                    pixels: np.ndarray | str = (f"{orig_w}x{orig_h} pixels is over the {MAX_PIXELS:,} pixel "
+                                                "limit (possible decompression bomb)")
+                else:
+                    img.load()  # decode now so truncated files fail here, not later
+                    pixels = _to_rgb_float(img, (size[1], size[0]))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        warn_skip(skipped, path, f"possible decompression bomb ({err})")
+        return None
+    except (OSError, UnidentifiedImageError, ValueError, SyntaxError, MemoryError) as err:
         warn_skip(skipped, path, f"unreadable image ({type(err).__name__}: {err})")
         return None
-    pixels = np.asarray(rgb, dtype=np.float32).transpose(2, 0, 1) / 255.0
+    if isinstance(pixels, str):
+        warn_skip(skipped, path, pixels)
+        return None
     return np.ascontiguousarray(pixels), (orig_h, orig_w)
+
+
+def _to_rgb_float(img: Image.Image, wh: tuple[int, int]) -> np.ndarray | str:
+    """(3, H, W) float32 in [0, 1] resized (bilinear) to ``wh`` = (W, H), or a reason to skip the image."""
+    if img.mode in _WIDE_MODES or img.mode == "F":
+        a = np.asarray(img, dtype=np.float64)
+        if not np.all(np.isfinite(a)):
+            return f"mode {img.mode} image has NaN or infinite pixels"
+        full = _WIDE_MODES.get(img.mode, 1.0)
+        if a.min() < 0 or a.max() > full:
+            return (f"mode {img.mode} pixel values {a.min():g}..{a.max():g} outside 0..{full:g} "
+                    "(unsupported bit depth)")
+        grey = Image.fromarray((a / full).astype(np.float32)).resize(wh, Image.BILINEAR)
+        g = np.clip(np.asarray(grey, dtype=np.float32), 0.0, 1.0)
+        return np.repeat(g[None], 3, axis=0)
+    if img.mode in ("P", "PA") and "transparency" in img.info:
+        img = img.convert("RGBA")  # palette transparency: through RGBA as Pillow recommends
+    rgb = img.convert("RGB").resize(wh, Image.BILINEAR)  # raises ValueError for unsupported modes
+    return np.asarray(rgb, dtype=np.float32).transpose(2, 0, 1) / 255.0
 
 
 def _normalise_box(box: Box, width: int, height: int) -> tuple[float, float, float, float] | str:

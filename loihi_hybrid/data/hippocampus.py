@@ -21,6 +21,8 @@ from loihi_hybrid.data.types import ArraySplit, DataSplits, warn_skip
 from loihi_hybrid.errors import DataError, InputError
 
 PAIR_FILES = ("pairs.txt", "pairs.csv")
+#: MSD Task04 hippocampus labels: 0 background, 1 anterior, 2 posterior (the CAE segments label > 0)
+LABEL_VALUES = (0, 1, 2)
 NIFTI_SUFFIXES = (".nii.gz", ".nii")
 _NIFTI_ERRORS = (nib.filebasedimages.ImageFileError, OSError, EOFError, ValueError, zlib.error)
 
@@ -122,6 +124,20 @@ def center_crop_pad(arr: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return out
 
 
+def check_labels(mask: np.ndarray) -> str | None:
+    """Why a label volume cannot be used (values other than ``LABEL_VALUES``), or None."""
+    finite = np.isfinite(mask)
+    if not finite.all():
+        return f"{int((~finite).sum())} label voxels are NaN or infinite"
+    values = np.unique(mask)
+    unknown = values[~np.isin(values, LABEL_VALUES)]
+    if unknown.size:
+        shown = ", ".join(f"{v:g}" for v in unknown[:5]) + (", ..." if unknown.size > 5 else "")
+        return (f"label values {shown} outside {{{', '.join(map(str, LABEL_VALUES))}}} "
+                "(0 background, 1 anterior, 2 posterior hippocampus)")
+    return None
+
+
 def _check_axis(axis: int) -> None:
     if axis not in (0, 1, 2):
         raise InputError(None, f"axis must be 0, 1 or 2, got {axis!r}")
@@ -177,7 +193,10 @@ def _read_pair_file(pair_file: Path, root: Path, skipped: list[tuple[str, str]])
 def _load_pair(
     image_path: Path, mask_path: Path, skipped: list[tuple[str, str]]
 ) -> tuple[np.ndarray, np.ndarray] | None:
-    """Image (float32) and mask (bool, label > 0) if both load and share shape and affine, else None."""
+    """Image (float32) and mask (bool, label > 0) if both load and share shape and affine, else None.
+
+    Also None (with a :class:`DataWarning`) for an image with NaN/inf voxels, which would blank the whole
+    volume in the percentile normalisation, and for labels outside ``LABEL_VALUES``."""
     loaded = []
     for path in (image_path, mask_path):
         try:
@@ -193,6 +212,14 @@ def _load_pair(
             return None
         loaded.append((data, img.affine))
     (image, image_affine), (mask, mask_affine) = loaded
+    bad = ~np.isfinite(image)
+    if bad.any():
+        warn_skip(skipped, image_path, f"{int(bad.sum())} of {image.size} voxels are NaN or infinite")
+        return None
+    problem = check_labels(mask)
+    if problem:
+        warn_skip(skipped, mask_path, problem)
+        return None
     if image.shape != mask.shape:
         warn_skip(skipped, image_path,
                   f"image shape {image.shape} differs from label {mask_path} shape {mask.shape}")

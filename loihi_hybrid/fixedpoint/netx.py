@@ -17,6 +17,7 @@ Two extensions, documented in each such layer's ``extension`` attribute, which p
 """
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -25,10 +26,9 @@ import h5py
 import numpy as np
 
 from ..errors import InputError
+from ..fsio import atomic_write
 from .format import FixedLayer, FixedNetwork
-
-FORMAT = "loihi-hybrid-netx"
-FORMAT_VERSION = 1
+from .validate import FORMAT, FORMAT_VERSION, load
 EXTENSIONS = {
     "convT": "transposed convolution; load with loihi_hybrid.backends.lava.network.HybridNetwork, which builds it "
              "as a Lava Sparse connection of the unrolled kernel (rows/columns in Lava's (x, y, c) order)",
@@ -52,11 +52,23 @@ def _write_neuron(g: h5py.Group, layer: FixedLayer) -> None:
 
 
 def write_netx(net: FixedNetwork, path: str | Path, metadata: dict[str, Any]) -> Path:
-    """Write ``net`` and ``metadata`` (JSON-serialisable) to ``path``; returns the path."""
+    """Write ``net`` and ``metadata`` (JSON-serialisable) to ``path``; returns the path.
+
+    The HDF5 file is built in memory, checked as :func:`read_netx` would check it, and then written with
+    :func:`loihi_hybrid.fsio.atomic_write` (temporary file beside ``path``, fsync, rename): HDF5 never
+    writes to the disk itself, and a full disk leaves the previous ``path`` as it was and no temporary
+    file, with one line (:class:`InputError`)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with h5py.File(tmp, "w") as h:
+    data = netx_bytes(net, metadata)
+    with h5py.File(io.BytesIO(data), "r") as h:
+        load(h, path)  # never write a file that read_netx would refuse
+    return atomic_write(path, lambda tmp: tmp.write_bytes(data))
+
+
+def netx_bytes(net: FixedNetwork, metadata: dict[str, Any]) -> bytes:
+    """The NetX HDF5 file of ``net`` and ``metadata``, built in memory."""
+    buf = io.BytesIO()
+    with h5py.File(buf, "w") as h:
         layers = h.create_group("layer")
         idx = 0
 
@@ -107,84 +119,26 @@ def write_netx(net: FixedNetwork, path: str | Path, metadata: dict[str, Any]) ->
                                              "input_levels": net.input_levels,
                                              "layer_scales": [ly.scale for ly in net.layers],
                                              "layer_names": [ly.name for ly in net.layers]}, default=float)
-    tmp.replace(path)
-    return path
+    return buf.getvalue()
 
 
-def _int(g: h5py.Group, key: str, where: str) -> int:
-    if key not in g:
-        raise KeyError(f"{where}: missing '{key}'")
-    return int(np.asarray(g[key][()]).reshape(-1)[0])
+def read_netx(path: str | Path, require_deploy: bool = False) -> tuple[FixedNetwork, dict[str, Any]]:
+    """Load a file written by :func:`write_netx`, checked by :mod:`.validate` (register ranges, shapes,
+    metadata, size caps, no links to other files); any problem raises :class:`InputError` (one line).
 
-
-def _type(g: h5py.Group) -> str:
-    v = g["type"][()]
-    v = v[0] if np.ndim(v) else v
-    return v.decode("ascii") if isinstance(v, bytes) else str(v)
-
-
-def read_netx(path: str | Path) -> tuple[FixedNetwork, dict[str, Any]]:
-    """Load a file written by :func:`write_netx`; a missing, truncated or foreign file raises :class:`InputError`."""
+    ``require_deploy``: the metadata must also hold ``config``, ``decoding`` and ``preprocessing`` (what
+    deploy needs; the exports of ``export.py`` do)."""
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "exported network not found")
     try:
         with h5py.File(path, "r") as h:
-            return _read(h)
+            return load(h, path, require_deploy)
     except InputError:
         raise
     except OSError as err:
-        raise InputError(path, f"not a readable HDF5 file (truncated or corrupt?): {err.args[0] if err.args else err}")
-    except (KeyError, ValueError, TypeError, json.JSONDecodeError) as err:
-        raise InputError(path, f"not a loihi-hybrid NetX export: {err}")
-
-
-def _read(h: h5py.File) -> tuple[FixedNetwork, dict[str, Any]]:
-    if "loihi_hybrid" not in h or h["loihi_hybrid"].attrs.get("format") != FORMAT:
-        raise KeyError("no /loihi_hybrid metadata (a plain NetX file? deploy needs a loihi-hybrid export)")
-    version = int(h["loihi_hybrid"].attrs["format_version"])
-    if version > FORMAT_VERSION:
-        raise ValueError(f"format version {version} is newer than this loihi-hybrid ({FORMAT_VERSION})")
-    meta = json.loads(h["loihi_hybrid"].attrs["metadata"])
-    groups = h["layer"]
-    order = sorted(groups.keys(), key=int)
-    if not order or _type(groups[order[0]]) != "input":
-        raise ValueError("layer 0 must be the input layer")
-    input_shape = tuple(int(v) for v in groups[order[0]]["shape"][()])
-    layers: list[FixedLayer] = []
-    shape: tuple[int, ...] = input_shape
-    flatten = False
-    for key in order[1:]:
-        g = groups[key]
-        kind = _type(g)
-        where = f"layer {key} ({kind})"
-        if kind == "flatten":
-            flatten, shape = True, (int(np.prod(shape)),)
-            continue
-        if kind not in ("conv", "convT", "dense"):
-            raise ValueError(f"{where}: unsupported layer type")
-        w = np.asarray(g["weight"][()], dtype=np.int32)
-        out_shape = tuple(int(v) for v in g["shape"][()])
-        n = g["neuron"]
-        stride = _int(g, "stride", where) if kind != "dense" else 1
-        padding = _int(g, "padding", where) if kind != "dense" else 0
-        expected_in = {"conv": lambda: w.shape[1], "convT": lambda: w.shape[0], "dense": lambda: w.shape[1]}[kind]()
-        got_in = shape[0] if kind != "dense" else int(np.prod(shape))
-        if expected_in != got_in:
-            raise ValueError(f"{where}: weight expects {expected_in} inputs, previous layer gives {got_in}")
-        layers.append(FixedLayer(
-            name=str(g.attrs.get("name", f"layer{key}")), op=kind, weight=w,
-            bias=np.asarray(g["bias"][()], dtype=np.int32) if "bias" in g else np.zeros(out_shape[0], np.int32),
-            in_shape=shape, out_shape=out_shape, stride=stride, padding=padding,
-            i_decay=_int(n, "iDecay", where), v_decay=_int(n, "vDecay", where), vth=_int(n, "vThMant", where),
-            spiking=g.attrs.get("role", "spiking") != "readout",
-            weight_exp=_int(g, "weightExponent", where) if "weightExponent" in g else 0,
-            flatten_input=flatten))
-        shape, flatten = out_shape, False
-    if not layers or layers[-1].spiking:
-        raise ValueError("the last layer must be the non-spiking readout")
-    for layer, k in zip(layers, meta["layer_scales"], strict=True):
-        layer.scale = float(k)
-    net = FixedNetwork(layers=layers, input_shape=input_shape, steps=int(meta["steps"]),
-                       warmup=int(meta["warmup"]), input_levels=int(meta["input_levels"]), meta=meta)
-    return net, meta
+        reason = " ".join(str(err.args[0] if err.args else err).split())[:200]
+        raise InputError(path, f"not a readable HDF5 file (truncated or corrupt?): {reason}") from None
+    except (KeyError, ValueError, TypeError, RuntimeError) as err:
+        reason = " ".join(str(err).split())[:200]
+        raise InputError(path, f"not a loihi-hybrid NetX export: {reason}") from None

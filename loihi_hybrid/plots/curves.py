@@ -8,6 +8,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from ..fsio import atomic_write  # noqa: E402
+
 
 def plot_curves(history: dict[str, list[dict[str, float]]], metric_name: str, path: Path) -> None:
     stages = [s for s in ("ann", "hybrid") if history.get(s)]
@@ -21,5 +23,7 @@ def plot_curves(history: dict[str, list[dict[str, float]]], metric_name: str, pa
         axes[1, col].plot(ep, [h["val_metric"] for h in history[stage]], "o-", color="C1")
         axes[1, col].set(title=f"{stage}: validation {metric_name}", xlabel="epoch", ylabel=metric_name)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    try:  # format given: the temporary file's suffix is not ``.png``
+        atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
+    finally:
+        plt.close(fig)

@@ -10,16 +10,21 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 
+from ..fsio import atomic_write
+
 DPI = 120
 PathLike = str | os.PathLike[str]
 
 
 def _save(fig: Figure, path: PathLike) -> Path:
+    """PNG written atomically (temporary file renamed over ``path``; a full disk leaves the old one)."""
     out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=DPI)
-    # A bare Figure is not registered with pyplot, so dropping the canvas releases everything.
-    fig.clf()
+    try:
+        # format given: the temporary file's suffix is not ``.png``
+        atomic_write(out, lambda tmp: fig.savefig(tmp, format="png", dpi=DPI))
+    finally:
+        # A bare Figure is not registered with pyplot, so dropping the canvas releases everything.
+        fig.clf()
     return out
 
 

@@ -7,8 +7,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import warnings
 from pathlib import Path
 from typing import Any, Callable
+
+from ..errors import InputError
+from ..fsio import atomic_write_text
 
 
 def fingerprint(*paths: Path) -> str:
@@ -20,11 +25,33 @@ def fingerprint(*paths: Path) -> str:
 
 
 class ResultCache:
-    """``key -> JSON value`` in one file, written after every new entry."""
+    """``key -> JSON value`` in one file, written (atomically) after every new entry.
+
+    A corrupt file (truncated, not JSON, not an object) is moved aside to ``<name>.corrupt`` with a
+    warning, and every part is recomputed."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.data: dict[str, Any] = json.loads(self.path.read_text()) if self.path.is_file() else {}
+        self.data: dict[str, Any] = self._read() if self.path.is_file() else {}
+
+    def _read(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            if not isinstance(data, dict):
+                raise ValueError(f"a JSON {type(data).__name__}, not an object")
+        except (ValueError, UnicodeDecodeError) as err:  # JSONDecodeError is a ValueError
+            aside = self.path.with_name(self.path.name + ".corrupt")
+            try:
+                os.replace(self.path, aside)
+            except OSError as move_err:
+                raise InputError(self.path, f"corrupt cache ({err}) and cannot be moved aside "
+                                            f"({move_err.strerror}): delete it") from None
+            warnings.warn(f"{self.path}: corrupt cache ({err}); moved aside to {aside.name}, "
+                          "its parts are recomputed", RuntimeWarning, stacklevel=3)
+            return {}
+        except OSError as err:
+            raise InputError(self.path, f"cannot read cache ({err.strerror})") from None
+        return data
 
     def get_or_compute(self, key: str, compute: Callable[[], Any], log: Callable[[str], None] = print) -> Any:
         if key in self.data:
@@ -35,7 +62,5 @@ class ResultCache:
     def put(self, key: str, value: Any) -> Any:
         """Store ``value`` under ``key`` (replacing any) and write the file."""
         self.data[key] = value
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.data, indent=1, default=float))
-        tmp.replace(self.path)
+        atomic_write_text(self.path, json.dumps(self.data, indent=1, default=float))
         return value

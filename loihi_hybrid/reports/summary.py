@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from ..fsio import atomic_write_text
 from ..tasks import get_task, task_names
 
 #: the ratios ``scripts/bench.py`` reports, in its order
@@ -182,4 +183,4 @@ def splice_readme(readme: Path, block: str) -> None:
         text = text.replace("## Results\n", "## Results\n\n" + block, 1)
     else:
         text = text.rstrip("\n") + "\n\n## Results\n\n" + block
-    readme.write_text(text)
+    atomic_write_text(readme, text)

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from ..data import ArraySplit, DataSplits
 from ..data.digits import DIGITS_SIZE, DIGITS_SOURCE, N_CLASSES, load_digits_splits, shift_digits
 from ..errors import InputError
+from ..fsio import atomic_write
 from ..models import SpikingNetwork
 from ..models.layers import Flatten, conv_layer, dense_layer, dense_readout
 from ..neurons import NeuronParams
@@ -152,9 +153,7 @@ class DigitsTask(Task):
             ax.set_axis_off()
         fig.suptitle(f"{label}: predicted / true class", fontsize=10)
         fig.tight_layout()
-        out = Path(f"{path_stem}_digits.png")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(out, dpi=120)
+        out = atomic_write(Path(f"{path_stem}_digits.png"), lambda tmp: fig.savefig(tmp, dpi=120, format="png"))
         fig.clf()
         return out
 

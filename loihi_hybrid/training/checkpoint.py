@@ -5,7 +5,8 @@ alone.
 """
 from __future__ import annotations
 
-import os
+import io
+import json
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import torch
 
 from ..config import RunConfig, config_from_dict
 from ..errors import InputError
+from ..fsio import atomic_write
 from ..models import SpikingNetwork
 from ..tasks import make_task
 
@@ -21,9 +23,11 @@ FORMAT_VERSION = 1
 
 
 def atomic_save(obj: Any, path: Path) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    """``torch.save`` through :func:`loihi_hybrid.fsio.atomic_write`: serialised in memory first, so a full
+    disk or a read-only folder is one :class:`InputError` naming the file, and the old file stays intact."""
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    atomic_write(Path(path), lambda tmp: tmp.write_bytes(buf.getbuffer()))
 
 
 def _load(path: Path, device: torch.device | str = "cpu") -> Any:
@@ -48,10 +52,29 @@ def load_checkpoint(path: Path, model: torch.nn.Module, opt: torch.optim.Optimiz
     return blob["state"]
 
 
-def save_model(path: Path, model: SpikingNetwork, cfg: RunConfig, stage: str, in_channels: int) -> None:
-    """The weights of one stage with what rebuilds the model: network name, config, input channels."""
-    atomic_save({"format": FORMAT, "format_version": FORMAT_VERSION, "network": cfg.task, "stage": stage,
-                 "in_channels": int(in_channels), "config": cfg.to_dict(), "state_dict": model.state_dict()}, path)
+def save_model(path: Path, model: SpikingNetwork, cfg: RunConfig, stage: str, in_channels: int,
+               record: dict[str, Any] | None = None) -> None:
+    """The weights of one stage with what rebuilds the model: network name, config, input channels.
+
+    ``record`` (plain JSON values: the stage's results row and history) is kept in the file too, so that a
+    run folder whose ``state.json`` is lost can recover its finished stages from their checkpoints."""
+    blob = {"format": FORMAT, "format_version": FORMAT_VERSION, "network": cfg.task, "stage": stage,
+            "in_channels": int(in_channels), "config": cfg.to_dict(), "state_dict": model.state_dict()}
+    if record is not None:  # through JSON: numpy scalars become floats (weights_only loading refuses them)
+        blob["record"] = json.loads(json.dumps(record, default=float))
+    atomic_save(blob, path)
+
+
+def read_record(path: Path) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """``(config dict, record)`` kept in a model checkpoint by :func:`save_model`; None if the file is
+    missing, unreadable, or holds no record."""
+    try:
+        blob = _load(Path(path))
+    except InputError:
+        return None
+    if not (isinstance(blob, dict) and blob.get("format") == FORMAT and isinstance(blob.get("record"), dict)):
+        return None
+    return blob["config"], blob["record"]
 
 
 def load_model(path: Path, cfg: RunConfig | None = None, device: torch.device | str = "cpu"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -11,10 +12,19 @@ import torch
 from tqdm.auto import tqdm
 
 from ..data import ArraySplit
+from ..errors import InputError
 from ..metrics import RateMeter
 from ..models import Mode, SpikingNetwork
 from .checkpoint import load_checkpoint, save_checkpoint
 from .regularization import rate_penalty
+
+
+class RunWarning(UserWarning):
+    """Something in a run folder could not be used and was redone (a truncated checkpoint, a lost state file)."""
+
+
+class TrainingDiverged(InputError):
+    """The loss became NaN or infinite; training stops, the last good end-of-epoch checkpoint is kept."""
 
 
 @dataclass
@@ -82,17 +92,35 @@ def train_stage(model: SpikingNetwork, task: Any, train: ArraySplit, val: ArrayS
                 eval_mode: Mode, epochs: int, lr: float, steps: int, batch_size: int, rate_target: float,
                 rate_weight: float, patience: int | None, augment: bool, seed: int,
                 ckpt_path: Path, max_batches: int | None = None, dt_s: float = 1e-3,
-                desc: str = "train") -> StageResult:
+                desc: str = "train", stage: str | None = None) -> StageResult:
     """Train ``model`` in ``mode``, validate in ``eval_mode`` after each epoch, keep the best weights.
 
     ``patience`` enables early stopping on the validation metric (higher is better). Every epoch ends
-    with a checkpoint at ``ckpt_path``; if it exists, training resumes from it.
+    with a checkpoint at ``ckpt_path``; if it exists, training resumes from it. A checkpoint that cannot be
+    used (truncated, corrupt, or from another network) gives a :class:`RunWarning` naming the file, and the
+    stage starts again from its first epoch. A NaN or infinite loss raises :class:`TrainingDiverged`
+    (one line naming the stage and epoch) before the optimiser step, so the checkpoint of the last
+    finished epoch stays as it was.
     """
+    stage = stage or desc
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    state = {"epoch": 0, "history": [], "best_metric": -np.inf, "best_state": None, "bad_epochs": 0,
+    fresh = {"epoch": 0, "history": [], "best_metric": -np.inf, "best_state": None, "bad_epochs": 0,
              "seconds": 0.0, "rng": np.random.default_rng(seed).bit_generator.state}
+    state = fresh
     if ckpt_path.exists():
-        state = load_checkpoint(ckpt_path, model, opt)
+        start = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        try:
+            state = load_checkpoint(ckpt_path, model, opt)
+            if not (isinstance(state, dict) and {"epoch", "history", "best_metric", "best_state",
+                                                  "bad_epochs", "seconds", "rng"} <= set(state)):
+                raise InputError(ckpt_path, "not an end-of-epoch checkpoint")
+        except (InputError, RuntimeError, ValueError, KeyError, TypeError) as err:
+            model.load_state_dict(start)  # a failed load may have copied part of the weights
+            opt = torch.optim.Adam(model.parameters(), lr=lr)
+            state = fresh
+            why = err.message if isinstance(err, InputError) else (str(err).splitlines() or [type(err).__name__])[0]
+            warnings.warn(f"{ckpt_path}: cannot resume from this checkpoint ({why}); "
+                          f"the {stage} stage starts again from its first epoch", RunWarning, stacklevel=2)
     rng = np.random.default_rng()
     rng.bit_generator.state = state["rng"]
     device = next(model.parameters()).device
@@ -110,11 +138,19 @@ def train_stage(model: SpikingNetwork, task: Any, train: ArraySplit, val: ArrayS
         losses = []
         inner = tqdm(batches(train, batch_size, rng, aug, max_batches), total=n_batches, leave=False,
                      desc=f"epoch {state['epoch'] + 1}", disable=None)
-        for x, y in inner:
+        for k, (x, y) in enumerate(inner):
             out = model(to_tensor(x, device), mode, steps)
             loss = task.loss(model, out, to_tensor(y, device))
             if rate_weight > 0:
                 loss = loss + rate_weight * rate_penalty(model.layer_rates(), rate_target)
+            if not torch.isfinite(loss.detach()).all():
+                inner.close()
+                bar.close()
+                kept = (f"the checkpoint of epoch {state['epoch']} is kept in {ckpt_path}" if state["epoch"]
+                        else "no epoch of this stage finished")
+                raise TrainingDiverged(None, f"the {stage} stage diverged: loss is {float(loss.detach())} in "
+                                             f"epoch {state['epoch'] + 1} (batch {k + 1}); {kept}; lower the "
+                                             f"learning rate and start again")
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -6,6 +6,7 @@ steps_per_sample, mean_firing_rate_hz, layers, energy, seconds, seconds_per_samp
 from __future__ import annotations
 
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Callable
 
@@ -16,7 +17,9 @@ from ..data import ArraySplit, DataSplits
 from ..backends.registry import BackendOutput, get_backend, run_backend
 from ..backends.energy import energy_estimates, fit_report, layer_activity, mean_rate_hz
 from ..errors import InputError
+from ..fsio import check_writable
 from ..fixedpoint import FixedNetwork, read_netx
+from ..fixedpoint.validate import check_decoding
 from ..plots.deploy import plot_layer_rates, plot_raster
 from ..tasks import Task, make_task
 
@@ -42,8 +45,10 @@ def select(data: DataSplits, split: str, limit: int | None) -> ArraySplit:
 def open_export(model_path: str | Path) -> tuple[FixedNetwork, dict[str, Any], Task]:
     """The fixed-point network, metadata and task (bound to the training config) of an export."""
     path = Path(model_path)
-    net, meta = read_netx(path)
-    return net, meta, make_task(config_from_dict(meta["config"], f"{path} (metadata)"))
+    net, meta = read_netx(path, require_deploy=True)
+    task = make_task(config_from_dict(meta["config"], f"{path} (metadata)"))
+    check_decoding(path, meta["decoding"], task.decoding_params_keys, net.readout.out_shape)
+    return net, meta, task
 
 
 def summarise(task: Task, net: FixedNetwork, meta: dict[str, Any], out: BackendOutput, backend: str, path: Path,
@@ -74,8 +79,13 @@ def summarise(task: Task, net: FixedNetwork, meta: dict[str, Any], out: BackendO
 def deploy(model_path: str | Path, data: DataSplits, backend: str = "sim", split: str = "test",
            limit: int | None = None, plots: str | Path | None = None,
            progress: Callable[[int], None] | None = None) -> dict[str, Any]:
-    """Evaluate the export at ``model_path`` on ``data`` with ``backend``; returns the summary."""
+    """Evaluate the export at ``model_path`` on ``data`` with ``backend``; returns the summary.
+
+    ``plots`` is checked before the evaluation; figures that still cannot be written afterwards (disk
+    full) do not lose the result: the summary is returned with ``extra["plots_error"]`` and a warning."""
     get_backend(backend)
+    if plots is not None:
+        check_writable(plots, folder=True)
     path = Path(model_path)
     net, meta, task = open_export(path)
     if data.task != meta["task"]:
@@ -91,7 +101,12 @@ def deploy(model_path: str | Path, data: DataSplits, backend: str = "sim", split
     summary = summarise(task, net, meta, out, backend, path, len(part), seconds, metric,
                         {**extra, "split": split, "limit": limit, "data": data.source})
     if plots is not None:
-        summary["extra"]["plots"] = write_plots(Path(plots), summary, out.raster, task, part, pred, meta)
+        try:
+            summary["extra"]["plots"] = write_plots(Path(plots), summary, out.raster, task, part, pred, meta)
+        except InputError as err:  # the evaluation is worth more than its figures
+            summary["extra"]["plots"] = []
+            summary["extra"]["plots_error"] = str(err)
+            warnings.warn(f"figures not written: {err}", RuntimeWarning, stacklevel=2)
     return summary
 
 

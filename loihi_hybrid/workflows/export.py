@@ -11,6 +11,7 @@ import torch
 
 from ..config import RunConfig
 from ..data import DataSplits
+from ..fsio import check_writable
 from .metadata import export_metadata
 from ..fixedpoint import EXPONENT_RANGE, INPUT_MESSAGE_BITS, FixedNetwork, emulate, quantize, read_netx, write_netx
 from ..models import Mode, SpikingNetwork
@@ -24,6 +25,7 @@ CALIBRATION_IMAGES = 64
 def export_model(model: SpikingNetwork, cfg: RunConfig, data: DataSplits, path: str | Path, stage: str,
                  training_metric: float | None = None, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Quantise ``model``, measure it on the test split, write ``path`` and verify it; returns the metadata."""
+    check_writable(path)  # before quantising and measuring
     t0 = time.perf_counter()
     model = model.cpu().eval()
     task = make_task(cfg)
@@ -62,6 +64,7 @@ def verify_export(path: str | Path, fixed: FixedNetwork) -> None:
 def export_run(run_dir: str | Path, stage: str, out: str | Path, data_dir: str | None,
                log: Callable[[str], None] = print) -> dict[str, Any]:
     """Export the ``stage`` checkpoint (``converted``/``hybrid``) of the run in ``run_dir``."""
+    check_writable(out)  # before loading the run and its data
     run = load_run(run_dir, stage)
     data = run.task.load_data(data_dir)
     return export_model(run.model, run.cfg, data, out, stage, training_metric=run.training_metric, log=log)

@@ -10,7 +10,7 @@ from ..config import RunConfig, config_from_dict
 from ..errors import InputError
 from ..models import SpikingNetwork
 from ..tasks import Task, make_task
-from ..training.checkpoint import load_model
+from ..training.checkpoint import load_model, read_record
 
 
 @dataclass
@@ -35,7 +35,15 @@ class Run:
     @property
     def summary(self) -> dict[str, Any] | None:
         f = self.folder / "summary.json"
+        return _read_json(f)
+
+
+def _read_json(f: Path) -> Any:
+    """A JSON file of the run folder; None if it is missing or damaged."""
+    try:
         return json.loads(f.read_text()) if f.is_file() else None
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
 
 
 def load_run(run_dir: str | Path, stage: str = "hybrid") -> Run:
@@ -51,6 +59,8 @@ def load_run(run_dir: str | Path, stage: str = "hybrid") -> Run:
     except json.JSONDecodeError as err:
         raise InputError(cfg_file, f"invalid JSON at line {err.lineno}: {err.msg}") from None
     model, cfg, _ = load_model(weights, cfg)
-    state_file = folder / "state.json"
-    state = json.loads(state_file.read_text()) if state_file.is_file() else {}
+    state = _read_json(folder / "state.json")
+    if not isinstance(state, dict):  # missing or damaged: the stage checkpoint carries its own results row
+        rec = read_record(weights)
+        state = {"rows": {stage: rec[1]["row"]}} if rec and isinstance(rec[1].get("row"), dict) else {}
     return Run(folder, stage, cfg, model.eval(), state)

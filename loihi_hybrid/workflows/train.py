@@ -3,11 +3,16 @@ ANN (rate neurons) -> converted SNN (spiking, T steps) -> hybrid SNN (spiking fo
 
 Every stage ends with a self-describing checkpoint (``<stage>.pt``) and an entry in ``state.json``;
 ``resume=True`` skips finished stages and continues an unfinished one from its last epoch.
+
+The folder protects itself (:mod:`.runfolder`): one writer at a time (``run.lock``), an existing run is only
+continued (``resume``) or replaced (``force``), and a resume must use the data the run was trained on.
+A lost or corrupt ``state.json`` is rebuilt from the finished stages' checkpoints, which carry their rows.
 """
 from __future__ import annotations
 
 import json
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -17,12 +22,16 @@ import torch
 
 from ..config import RunConfig
 from ..data import DataSplits
+from ..errors import InputError
+from ..fsio import atomic_write_json
 from ..models import Mode, SpikingNetwork
 from ..plots.curves import plot_curves
 from ..tasks import Task, make_task
-from ..training.checkpoint import load_model, save_model
+from ..training.checkpoint import load_model, read_record, save_model
 from ..training.conversion import conversion_alphas
-from ..training.loop import Evaluation, evaluate, train_stage
+from ..training.loop import Evaluation, RunWarning, evaluate, train_stage
+from . import runfolder
+from .runfolder import resolve_device
 from .export import export_model
 
 STAGES = ("ann", "converted", "hybrid")
@@ -50,10 +59,8 @@ class RunPaths:
 
 
 def write_json(path: Path, obj: Any) -> None:
-    """Write ``obj`` as JSON through a temporary file, so that a reader never sees half a file."""
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, default=float))
-    tmp.replace(path)
+    """Write ``obj`` as JSON through a fsynced temporary file, so that a reader never sees half a file."""
+    atomic_write_json(path, obj)
 
 
 def _row(ev: Evaluation, seconds: float, epochs: int, extra: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -88,13 +95,47 @@ class Pipeline:
 
     # bookkeeping -------------------------------------------------------------------------------------------
     def open(self, resume: bool) -> None:
-        """Load ``state.json`` when resuming; otherwise drop what a previous run in this folder left."""
-        if resume and self.paths.state.exists():
-            self.state = json.loads(self.paths.state.read_text())
-        elif not resume:
+        """Resuming: check the data against ``run.json`` and load ``state.json`` (rebuilt from the stage
+        checkpoints if it is corrupt). Otherwise drop what a previous run in this folder left."""
+        default = type(self.task).default_source
+        if resume:
+            runfolder.check_resume_data(self.paths.out, self.data, default, self.log)
+            if self.paths.state.exists():
+                self.state = self._read_state()
+        else:
             for stale in [self.paths.state, *(self.paths.epoch_ckpt(s) for s in STAGES)]:
                 stale.unlink(missing_ok=True)
+        if not resume or runfolder.read_record(self.paths.out) is None:
+            runfolder.write_record(self.paths.out, self.data, default, self.cfg.to_dict())
         write_json(self.paths.out / "config.json", self.cfg.to_dict())
+
+    def _read_state(self) -> dict[str, Any]:
+        f = self.paths.state
+        try:
+            state = json.loads(f.read_text())
+            if isinstance(state, dict) and isinstance(state.get("rows"), dict) \
+                    and isinstance(state.get("history"), dict):
+                return state
+            why = "not a run state"
+        except (OSError, UnicodeDecodeError, ValueError) as err:
+            why = f"unreadable: {str(err).splitlines()[0]}" if str(err) else "unreadable"
+        state: dict[str, Any] = {"rows": {}, "history": {}}
+        recovered = []
+        for stage in STAGES:  # a prefix of the stages: a later one is only kept if the earlier ones are
+            rec = read_record(self.paths.weights(stage))
+            if rec is None or not isinstance(rec[1].get("row"), dict):
+                break
+            state["rows"][stage] = rec[1]["row"]
+            if rec[1].get("history") is not None:
+                state["history"][stage] = rec[1]["history"]
+            recovered.append(stage)
+        warnings.warn(f"{f}: {why}; "
+                      + (f"recovered the finished stages {', '.join(recovered)} from their checkpoints"
+                         if recovered else "no finished stage could be recovered")
+                      + (f"; {', '.join(s for s in STAGES if s not in recovered)} will be (re)computed"
+                         if len(recovered) < len(STAGES) else ""), RunWarning, stacklevel=2)
+        write_json(f, state)
+        return state
 
     def done(self, stage: str) -> bool:
         return stage in self.state["rows"] and self.paths.weights(stage).exists()
@@ -104,7 +145,8 @@ class Pipeline:
         self.model.load_state_dict(model.state_dict())
 
     def finish(self, stage: str, row: dict[str, Any], history: list | None = None) -> None:
-        save_model(self.paths.weights(stage), self.model, self.cfg, stage, self.in_channels)
+        save_model(self.paths.weights(stage), self.model, self.cfg, stage, self.in_channels,
+                   record={"row": row, "history": history})
         self.state["rows"][stage] = row
         if history is not None:
             self.state["history"][stage] = history
@@ -125,7 +167,7 @@ class Pipeline:
                            epochs=epochs, lr=lr, steps=c.steps, batch_size=t.batch_size,
                            rate_target=t.rate_target_hz * c.dt_s, rate_weight=t.rate_reg_weight, patience=patience,
                            augment=c.data.augment, seed=seed, ckpt_path=self.paths.epoch_ckpt(stage),
-                           max_batches=max_batches, dt_s=c.dt_s, desc=desc)
+                           max_batches=max_batches, dt_s=c.dt_s, desc=desc, stage=stage)
 
     # the three stages ---------------------------------------------------------------------------------------
     def train_ann(self) -> None:
@@ -193,10 +235,15 @@ class Pipeline:
     def run(self, export: tuple[str, ...] = ("hybrid",)) -> dict[str, Any]:
         for stage, step in (("ann", self.train_ann), ("converted", self.convert), ("hybrid", self.finetune)):
             if self.done(stage):
-                if stage != "hybrid":
+                try:
                     self.load_stage(stage)
-            else:
-                step()
+                    continue
+                except InputError as err:  # a finished stage's checkpoint damaged since: do the stage again
+                    warnings.warn(f"{err}; the {stage} stage is done again", RunWarning, stacklevel=2)
+                    for later in STAGES[STAGES.index(stage):]:
+                        self.state["rows"].pop(later, None)
+                        self.state["history"].pop(later, None)
+            step()
         summary = self.summary()
         summary["exports"] = self.export(export)
         write_json(self.paths.out / "summary.json", summary)
@@ -206,10 +253,22 @@ class Pipeline:
 
 def run_pipeline(cfg: RunConfig, data: DataSplits, out: Path, resume: bool = False,
                  device: str | None = None, log: Log = print,
-                 export: tuple[str, ...] = ("hybrid",)) -> dict[str, Any]:
+                 export: tuple[str, ...] = ("hybrid",), force: bool = False) -> dict[str, Any]:
     """Run (or resume) the three stages; write checkpoints, curves and ``summary.json`` into ``out``;
-    export the ``export`` stages (``converted``, ``hybrid``) to NetX HDF5 as ``<task>_<stage>.net``."""
-    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    pipe = Pipeline(cfg, data, RunPaths(Path(out)), dev, log)
-    pipe.open(resume)
-    return pipe.run(export)
+    export the ``export`` stages (``converted``, ``hybrid``) to NetX HDF5 as ``<task>_<stage>.net``.
+
+    ``out`` is locked while the run writes. An existing run in ``out`` needs ``resume`` (continue it) or
+    ``force`` (remove its files, start afresh); ``resume`` needs a run there, trained on the same data."""
+    dev = resolve_device(device)
+    out = Path(out)
+    runfolder.check_out(out, resume, force)
+    paths = RunPaths(out)
+    with runfolder.locked(out):
+        runfolder.check_out(out, resume, force)  # again, now that no other writer can change the folder
+        if force:
+            removed = runfolder.clear_run(out)
+            if removed:
+                log(f"--force: removed the previous run's {len(removed)} files from {out}")
+        pipe = Pipeline(cfg, data, paths, dev, log)
+        pipe.open(resume)
+        return pipe.run(export)
