@@ -185,6 +185,15 @@ def dense_readout(fin: int, fout: int) -> Readout:
     return Readout(syn, fout)
 
 
+def dense_head(fin: int, hidden: tuple[int, ...], n_out: int, neuron: NeuronParams) -> list[nn.Module]:
+    """Flatten, spiking dense layers ``fc1..`` of the ``hidden`` sizes, and a dense readout of ``n_out``."""
+    layers: list[nn.Module] = [Flatten()]
+    for i, f in enumerate(hidden):
+        layers.append(dense_layer(f"fc{i + 1}", fin, f, neuron))
+        fin = f
+    return layers + [dense_readout(fin, n_out)]
+
+
 def he_init_(w: torch.Tensor, fan_in: float) -> None:
     # He initialisation: keeps rectified activations at a similar scale through depth
     with torch.no_grad():

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import torch
 
 from ..neurons import NeuronParams
-from .layers import Flatten, conv_layer, dense_layer, dense_readout
+from .layers import conv_layer, dense_head
 from .network import SpikingNetwork
 
 
@@ -30,12 +30,7 @@ class LocNet(SpikingNetwork):
             layers.append(conv_layer(f"conv{2 * i + 1}", cin, c, n))
             layers.append(conv_layer(f"pool{i + 1}", c, c, n, stride=2))
             cin, h, w = c, (h + 1) // 2, (w + 1) // 2
-        layers.append(Flatten())
-        fin = cin * h * w
-        for i, f in enumerate(spec.hidden):
-            layers.append(dense_layer(f"fc{i + 1}", fin, f, n))
-            fin = f
-        layers.append(dense_readout(fin, 4))
+        layers += dense_head(cin * h * w, tuple(spec.hidden), 4, n)
         super().__init__(layers)
         self.spec = spec
         self.register_buffer("target_mean", torch.zeros(4))

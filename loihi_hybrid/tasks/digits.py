@@ -19,7 +19,7 @@ from ..data.digits import DIGITS_SIZE, DIGITS_SOURCE, N_CLASSES, load_digits_spl
 from ..errors import InputError
 from ..fsio import atomic_write
 from ..models import SpikingNetwork
-from ..models.layers import Flatten, conv_layer, dense_layer, dense_readout
+from ..models.layers import conv_layer, dense_head
 from ..neurons import NeuronParams
 from .base import Task, register
 
@@ -48,12 +48,7 @@ class DigitsNet(SpikingNetwork):
             layers.append(conv_layer(f"conv{i // 2 + 1}", cin, c1, n))
             layers.append(conv_layer(f"pool{i // 2 + 1}", c1, c2, n, stride=2))
             cin, h, w = c2, (h + 1) // 2, (w + 1) // 2
-        layers.append(Flatten())
-        fin = cin * h * w
-        for i, f in enumerate(spec.hidden):
-            layers.append(dense_layer(f"fc{i + 1}", fin, f, n))
-            fin = f
-        layers.append(dense_readout(fin, spec.n_classes))
+        layers += dense_head(cin * h * w, tuple(spec.hidden), spec.n_classes, n)
         super().__init__(layers)
         self.spec = spec
 
