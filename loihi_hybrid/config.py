@@ -26,6 +26,8 @@ class DataConfig:
     val_frac: float = 0.1
     augment: bool = True
     synthetic_samples: int = 240  # images (LocNet) or volumes (CAE) of the embedded default
+    protocol: str = "paper"       # LocNet: validation/test photos as they are ("paper") or "placed"
+    placed_fraction: float = 0.0  # LocNet: share of each training batch placed on another training photo
 
 
 @dataclass
@@ -267,6 +269,9 @@ def validate(cfg: RunConfig, where: str) -> None:
     if d.test_frac + d.val_frac >= 1:
         fail("data.test_frac + data.val_frac", "< 1 (something must be left to train on)", d.test_frac + d.val_frac)
     whole("data.synthetic_samples", d.synthetic_samples, 10)
+    if d.protocol not in ("paper", "placed"):
+        fail("data.protocol", "'paper' or 'placed'", d.protocol)
+    number("data.placed_fraction", d.placed_fraction, 0, False, 1)
     # train
     whole("train.epochs_ann", t.epochs_ann, 0)
     whole("train.epochs_hybrid", t.epochs_hybrid, 0)

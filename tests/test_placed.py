@@ -87,3 +87,77 @@ def test_training_augmentation_uses_only_its_pool():
     assert np.isclose(x, 0).mean() > 0.25
     x2, _ = placed_augment(np.zeros_like(train.x), fraction=0.0)(test.x, test.y, np.random.default_rng(0))
     assert np.array_equal(x2, test.x)
+
+
+# --- the protocol in the LocNet task, the config and deploy -------------------------------------------------
+from loihi_hybrid.errors import InputError  # noqa: E402
+from loihi_hybrid.metrics import box_iou, mean_box_baseline  # noqa: E402
+from loihi_hybrid.tasks import load_config, make_task  # noqa: E402
+
+SMALL = {"data": {"input_size": [16, 24], "synthetic_samples": 40}}
+
+
+def _task(**data):
+    return make_task(load_config("locnet", synthetic=True, overrides={"data": {**SMALL["data"], **data}}))
+
+
+def test_paper_protocol_without_placed_training_is_unchanged():
+    data = _task().load_data(None)
+    assert data.extra_tests == {} and not data.test.names[0].startswith("placed:")
+
+
+def test_placed_protocol_places_val_and_test_and_keeps_the_paper_test_beside():
+    task = _task(protocol="placed")
+    data, paper = task.load_data(None), _task().load_data(None)
+    assert all(n.startswith("placed:") for n in data.test.names + data.val.names)
+    assert np.array_equal(data.extra_tests["paper"].x, paper.test.x)
+    assert np.array_equal(data.train.x, paper.train.x)               # training photos as they are
+    expected = placed_split(paper.test, task.cfg.seed + task.PLACED_SEED["test"])
+    assert np.array_equal(data.test.x, expected.x) and np.array_equal(data.test.y, expected.y)
+
+
+def test_placed_training_adds_the_placed_test_and_baselines_per_protocol():
+    task = _task(placed_fraction=0.5)
+    data = task.load_data(None)
+    assert set(data.extra_tests) == {"placed"}
+    metric, extra = task.baseline(data)
+    train_placed = placed_split(data.train, task.cfg.seed + task.PLACED_SEED["train"])
+    want = box_iou(mean_box_baseline(train_placed.y, len(data.extra_tests["placed"])), data.extra_tests["placed"].y)
+    assert extra["protocols"]["placed"] == pytest.approx(float(want.mean()))
+    assert metric == pytest.approx(float(box_iou(mean_box_baseline(data.train.y, len(data.test)), data.test.y).mean()))
+
+
+def test_iou_shares_on_a_hand_case():
+    task = _task()
+    true = np.array([[0, 0, 1, 1]] * 4, np.float32)
+    pred = np.array([[0, 0, 1, 1], [0, 0, 0.8, 1], [0, 0, 0.6, 1], [0, 0, 0.4, 1]], np.float32)  # IoU 1, .8, .6, .4
+    split = ArraySplit(x=np.zeros((4, 3, 8, 8), np.float32), y=true, names=list("abcd"), groups=np.arange(4))
+    metric, extra = task.score(pred, split)
+    assert metric == pytest.approx(0.7)
+    assert (extra["iou_ge_0.5"], extra["iou_ge_0.75"], extra["iou_ge_0.9"]) == (0.75, 0.5, 0.25)
+
+
+def test_placed_fraction_one_places_every_training_photo():
+    task = _task(placed_fraction=1.0, augment=False)
+    data = task.load_data(None)
+    task.fit_targets(task.build(), data)
+    x, y = task.augment(data.train.x[:8], data.train.y[:8], np.random.default_rng(0))
+    assert not np.array_equal(x, data.train.x[:8])
+    assert np.all(y[:, 2] - y[:, 0] <= 0.8 * (data.train.y[:8, 2] - data.train.y[:8, 0]) + 1e-6)
+
+
+@pytest.mark.parametrize("data, needle", [({"protocol": "anywhere"}, "data.protocol must be 'paper' or 'placed'"),
+                                          ({"placed_fraction": 1.5}, "data.placed_fraction must be a number in")])
+def test_protocol_config_errors(data, needle):
+    with pytest.raises(InputError, match=needle):
+        load_config("locnet", synthetic=True, overrides={"data": data})
+
+
+def test_networks_without_the_protocol_refuse_it():
+    from loihi_hybrid.workflows.deploy import with_protocol
+
+    cae = make_task(load_config("cae", synthetic=True))
+    assert with_protocol(cae, None) is cae and with_protocol(cae, "paper") is cae
+    with pytest.raises(InputError, match="the cae network has the protocols paper"):
+        with_protocol(cae, "placed")
+    assert with_protocol(_task(), "placed").cfg.data.protocol == "placed"

@@ -21,6 +21,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                   "(default: the network's embedded data set, if it was trained on it)")
     p.add_argument("--split", choices=["test", "all"], default="test",
                    help="test: the training run's test split; all: every sample in --data")
+    p.add_argument("--protocol", help="LocNet: evaluate the test split as it is (paper) or with the photos "
+                                      "placed anywhere on another photo (placed); default: as trained")
     p.add_argument("--limit", type=int, help="only the first N images (LocNet) or whole volumes (CAE)")
     p.add_argument("--json", help="write the summary to this file")
     p.add_argument("--plots", help="write firing-rate, raster and task figures into this folder")
@@ -56,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     def body() -> int:
         from tqdm import tqdm
 
-        from ..workflows.deploy import deploy, open_export
+        from ..workflows.deploy import deploy, open_export, with_protocol
 
         if a.limit is not None and a.limit < 1:
             raise InputError(None, "--limit must be >= 1")
@@ -68,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         if reason:
             raise InputError(None, f"--backend {a.backend}: {reason}")
         _, meta, task = open_export(a.model)
+        task = with_protocol(task, a.protocol)
         if a.data is not None and not Path(a.data).is_dir():
             raise InputError(a.data, "data folder not found")
         trained_on = meta["preprocessing"]["data_source"]
@@ -81,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
             with warnings.catch_warnings():  # a plotting failure is reported once, below
                 warnings.filterwarnings("ignore", "figures not written", RuntimeWarning)
                 summary = deploy(a.model, data, backend=a.backend, split=a.split, limit=a.limit, plots=a.plots,
-                                 progress=progress)
+                                 progress=progress, protocol=a.protocol)
         print(_table(summary))  # printed before any file is written: a failed write loses nothing
         if a.json:
             atomic_write_json(a.json, summary)

@@ -62,3 +62,5 @@ class DataSplits:
     source: str  # "synthetic" or the data folder path
     task: str  # "locnet" or "cae"
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
+    #: further test splits evaluated beside ``test`` (e.g. LocNet's other protocol), by name
+    extra_tests: dict[str, ArraySplit] = field(default_factory=dict)

@@ -16,4 +16,13 @@ def results_table(summary: dict[str, Any]) -> str:
             label = f"baseline ({row['extra'].get('predictor', '')})"
         rate = "–" if row["firing_rate_hz"] is None else f"{row['firing_rate_hz']:.1f}"
         lines.append(f"| {label} | {row['metric']:.4f} | {rate} | {row['seconds']:.1f} | {row['epochs']} |")
+    others = sorted({name for key, _ in ROWS for name in summary[key]["extra"].get("protocols", {})})
+    for name in others:  # the same models on another evaluation protocol's test split
+        cells = []
+        for key, label in ROWS:
+            v = summary[key]["extra"].get("protocols", {}).get(name)
+            if v is not None:
+                cells.append(f"{label.split()[0] if key != 'baseline' else 'baseline'} "
+                             f"{v if isinstance(v, float) else v['metric']:.4f}")
+        lines.append(f"\n{name} protocol, {m}: " + ", ".join(cells))
     return "\n".join(lines)

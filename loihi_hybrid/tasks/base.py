@@ -37,6 +37,7 @@ class Task:
     label: ClassVar[str]                # for tables, e.g. "LocNet (IoU)"
     description: ClassVar[str] = ""     # one line for ``--help``
     order: ClassVar[int] = 100          # position in listings (the paper's networks first)
+    protocols: ClassVar[tuple[str, ...]] = ("paper",)  # evaluation protocols (``data.protocol``)
     in_channels: ClassVar[int] = 1      # input channels the loaders produce
     #: what the data is when no ``--data`` folder is given (``DataSplits.source`` of the default set)
     default_source: ClassVar[str] = "synthetic"

@@ -1,6 +1,7 @@
 """LocNet: bounding-box regression of the airplane in Caltech-101 photos (mean IoU)."""
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -9,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from ..data import ArraySplit, DataSplits, augment_boxes, load_caltech, synthetic_airplanes
+from ..data.placed import placed_augment, placed_split
 from ..metrics import box_iou, corner_error_px, mean_box_baseline
 from ..models import LocNet, LocNetSpec, Mode, SpikingNetwork
 from .base import Task, register
@@ -26,13 +28,34 @@ class LocNetTask(Task):
     report_title = "LocNet (Table 1): mean IoU, Caltech airplanes"
     reproduce_method_epochs = 2
     decoding_params_keys = ("target_mean", "target_std")
+    protocols = ("paper", "placed")
+    #: seeds of the fixed placed splits, as offsets from the run's seed
+    PLACED_SEED = {"train": 100, "val": 101, "test": 102}
 
     def load_data(self, data_dir: str | Path | None) -> DataSplits:
+        """The photos as they are (protocol "paper") or placed (``data/placed.py``) for validation and test;
+        the other protocol's test split is evaluated beside it when either uses placed photos."""
         d = self.cfg.data
         common = dict(size=tuple(d.input_size), seed=self.cfg.seed, test_frac=d.test_frac, val_frac=d.val_frac)
-        if data_dir is None:
-            return synthetic_airplanes(n=d.synthetic_samples, **common)
-        return load_caltech(data_dir, **common)
+        data = synthetic_airplanes(n=d.synthetic_samples, **common) if data_dir is None \
+            else load_caltech(data_dir, **common)
+        if d.protocol == "paper" and d.placed_fraction == 0:
+            return data
+        placed_test = self._placed(data.test, "test")
+        if d.protocol == "placed":
+            return replace(data, val=self._placed(data.val, "val"), test=placed_test, extra_tests={"paper": data.test})
+        return replace(data, extra_tests={"placed": placed_test})
+
+    def _placed(self, split: ArraySplit, part: str) -> ArraySplit:
+        return placed_split(split, self.cfg.seed + self.PLACED_SEED[part])
+
+    @property
+    def _uses_placed(self) -> bool:
+        return self.cfg.data.protocol == "placed" or self.cfg.data.placed_fraction > 0
+
+    def _train_boxes(self, data: DataSplits, protocol: str) -> np.ndarray:
+        """The training boxes under ``protocol`` (placed: the fixed placed version of the training split)."""
+        return self._placed(data.train, "train").y if protocol == "placed" else data.train.y
 
     def make_model(self, in_channels: int) -> LocNet:
         c = self.cfg
@@ -40,8 +63,11 @@ class LocNetTask(Task):
                                  channels=tuple(c.channels), hidden=tuple(c.hidden), neuron=c.neuron))
 
     def fit_targets(self, model: torch.nn.Module, data: DataSplits) -> None:
-        """Standardise the regression targets per coordinate (z-score on the training split)."""
-        y = torch.as_tensor(data.train.y, dtype=torch.float32)
+        """Standardise the regression targets per coordinate (z-score on the training split, with its
+        placed version when training places photos)."""
+        self._pool = data.train.x  # backgrounds for placed training photos: the training split only
+        boxes = [data.train.y] + ([self._train_boxes(data, "placed")] if self._uses_placed else [])
+        y = torch.as_tensor(np.concatenate(boxes), dtype=torch.float32)
         model.target_mean.copy_(y.mean(0))
         model.target_std.copy_(y.std(0).clamp_min(1e-3))
 
@@ -49,7 +75,11 @@ class LocNetTask(Task):
         return F.mse_loss(out, (y - model.target_mean) / model.target_std)
 
     def augment(self, x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        return augment_boxes(x, y, rng)
+        """``placed_fraction`` of the batch placed on other training photos, then (``data.augment``) flips
+        and shifts."""
+        if self.cfg.data.placed_fraction > 0:
+            x, y = placed_augment(self._pool, self.cfg.data.placed_fraction)(x, y, rng)
+        return augment_boxes(x, y, rng) if self.cfg.data.augment else (x, y)
 
     def decode_values(self, y: Any, params: dict[str, Any]) -> Any:
         """Standardised readout -> box [x0, y0, x1, y1] normalised to the image size."""
@@ -57,18 +87,26 @@ class LocNetTask(Task):
 
     def score(self, pred: np.ndarray, split: ArraySplit) -> tuple[float, dict[str, Any]]:
         iou = box_iou(pred, split.y)
-        extra = {"iou_ge_0.9": float(np.mean(iou >= 0.9))}
+        extra = {f"iou_ge_{t}": float(np.mean(iou >= t)) for t in (0.5, 0.75, 0.9)}
         if split.orig_size is not None:
             extra["corner_error_px"] = float(np.mean(corner_error_px(pred, split.y, split.orig_size)))
         return float(np.mean(iou)), extra
 
     def baseline(self, data: DataSplits) -> tuple[float, dict[str, Any]]:
-        """Predict the training split's mean box for every test image."""
-        metric, extra = self.score(mean_box_baseline(data.train.y, len(data.test)), data.test)
-        return metric, {**extra, "predictor": "mean training box"}
+        """The best constant box: the training split's mean box (under the test split's protocol) for every
+        test image; the same for each extra test split under its protocol."""
+        protocol = self.cfg.data.protocol
+        metric, extra = self.score(mean_box_baseline(self._train_boxes(data, protocol), len(data.test)), data.test)
+        others = {name: self.score(mean_box_baseline(self._train_boxes(data, name), len(split)), split)[0]
+                  for name, split in data.extra_tests.items()}
+        predictor = "mean training box" + (" (placed photos)" if protocol == "placed" else "")
+        return metric, {**extra, "predictor": predictor,
+                        **({"protocols": others} if others else {})}
 
     def deploy_extra(self, data: DataSplits, part: ArraySplit) -> dict[str, Any]:
-        return {"mean_box_baseline": self.score(mean_box_baseline(data.train.y, len(part)), part)[0]}
+        boxes = self._train_boxes(data, self.cfg.data.protocol)
+        return {"mean_box_baseline": self.score(mean_box_baseline(boxes, len(part)), part)[0],
+                "protocol": self.cfg.data.protocol}
 
     def preprocessing(self, source: str) -> dict[str, Any]:
         return {"image": "RGB (grey images repeated), resized to HxW, divided by 255",

@@ -5,6 +5,7 @@ steps_per_sample, mean_firing_rate_hz, layers, energy, seconds, seconds_per_samp
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 import warnings
 from pathlib import Path
@@ -51,6 +52,17 @@ def open_export(model_path: str | Path) -> tuple[FixedNetwork, dict[str, Any], T
     return net, meta, task
 
 
+def with_protocol(task: Task, protocol: str | None) -> Task:
+    """``task`` with its test split under ``protocol`` (None: as it was trained)."""
+    if protocol is None or protocol == task.cfg.data.protocol:
+        return task
+    if protocol not in task.protocols:
+        raise InputError(None, f"--protocol {protocol}: the {task.name} network has the protocols "
+                               f"{', '.join(task.protocols)}")
+    cfg = dataclasses.replace(task.cfg, data=dataclasses.replace(task.cfg.data, protocol=protocol))
+    return type(task)(cfg)
+
+
 def summarise(task: Task, net: FixedNetwork, meta: dict[str, Any], out: BackendOutput, backend: str, path: Path,
               n: int, seconds: float, metric: float | None, extra: dict[str, Any]) -> dict[str, Any]:
     """The deployment summary of one back-end run (metric None: inputs without labels)."""
@@ -78,7 +90,7 @@ def summarise(task: Task, net: FixedNetwork, meta: dict[str, Any], out: BackendO
 
 def deploy(model_path: str | Path, data: DataSplits, backend: str = "sim", split: str = "test",
            limit: int | None = None, plots: str | Path | None = None,
-           progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+           progress: Callable[[int], None] | None = None, protocol: str | None = None) -> dict[str, Any]:
     """Evaluate the export at ``model_path`` on ``data`` with ``backend``; returns the summary.
 
     ``plots`` is checked before the evaluation; figures that still cannot be written afterwards (disk
@@ -88,6 +100,7 @@ def deploy(model_path: str | Path, data: DataSplits, backend: str = "sim", split
         check_writable(plots, folder=True)
     path = Path(model_path)
     net, meta, task = open_export(path)
+    task = with_protocol(task, protocol)  # ``data`` must have been loaded under the same protocol
     if data.task != meta["task"]:
         raise InputError(path, f"a {meta['task']} network cannot be evaluated on {data.task} data")
     part = select(data, split, limit)

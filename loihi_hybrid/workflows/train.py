@@ -157,8 +157,16 @@ class Pipeline:
                  + f" ({row['seconds']:.0f} s)")
 
     def _evaluate(self, mode: Mode, desc: str) -> Evaluation:
+        """The test split, and each extra test split (e.g. another protocol) into ``extra["protocols"]``."""
         c = self.cfg
-        return evaluate(self.model, self.task, self.data.test, mode, c.steps, c.train.batch_size, c.dt_s, desc=desc)
+        ev = evaluate(self.model, self.task, self.data.test, mode, c.steps, c.train.batch_size, c.dt_s, desc=desc)
+        others = {}
+        for name, split in self.data.extra_tests.items():
+            o = evaluate(self.model, self.task, split, mode, c.steps, c.train.batch_size, c.dt_s, desc=f"{desc}, {name}")
+            others[name] = {"metric": o.metric, **o.extra, "firing_rate_hz": o.firing_rate_hz}
+        if others:
+            ev.extra["protocols"] = others
+        return ev
 
     def _train(self, stage: str, mode: Mode, eval_mode: Mode, epochs: int, lr: float, patience: int | None,
                seed: int, max_batches: int | None, desc: str):
@@ -166,7 +174,8 @@ class Pipeline:
         return train_stage(self.model, self.task, self.data.train, self.data.val, mode=mode, eval_mode=eval_mode,
                            epochs=epochs, lr=lr, steps=c.steps, batch_size=t.batch_size,
                            rate_target=t.rate_target_hz * c.dt_s, rate_weight=t.rate_reg_weight, patience=patience,
-                           augment=c.data.augment, seed=seed, ckpt_path=self.paths.epoch_ckpt(stage),
+                           augment=c.data.augment or c.data.placed_fraction > 0, seed=seed,
+                           ckpt_path=self.paths.epoch_ckpt(stage),
                            max_batches=max_batches, dt_s=c.dt_s, desc=desc, stage=stage)
 
     # the three stages ---------------------------------------------------------------------------------------
