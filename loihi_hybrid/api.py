@@ -68,22 +68,25 @@ def export(run: Run | str | Path, path: str | Path, data: str | Path | None = No
 
 def deploy(model: str | Path | Run, data: str | Path | None = None, *, inputs: np.ndarray | None = None,
            labels: np.ndarray | None = None, backend: str = "emu", split: str = "test", limit: int | None = None,
-           plots: str | Path | None = None) -> dict[str, Any]:
+           plots: str | Path | None = None, protocol: str | None = None) -> dict[str, Any]:
     """Run an exported network (a ``.net`` file, or a :class:`Run`, exported on the fly with ``data``) on a back end.
 
     With ``inputs`` (N, C, H, W) in [0, 1] it runs those arrays (scored when ``labels`` are given) and the
     summary holds the decoded ``predictions``; otherwise it evaluates the ``split`` of ``data`` (a folder
-    in the training loaders' layout; None: the embedded default set) as ``deploy.py`` does."""
+    in the training loaders' layout; None: the embedded default set) as ``deploy.py`` does; ``protocol``
+    (LocNet: ``paper`` or ``placed``) is how the test split's photos are shown (None: as trained)."""
     if isinstance(model, Run):
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / f"{model.cfg.task}_{model.stage}.net"
             export(model, path, data=data, log=lambda _: None)  # calibrated and checked on ``data``
             return deploy(path, data, inputs=inputs, labels=labels, backend=backend, split=split, limit=limit,
-                          plots=plots)
+                          plots=plots, protocol=protocol)
     if inputs is not None:
         return _deploy.deploy_arrays(model, inputs, labels, backend=backend)
     _, meta, task = _deploy.open_export(model)
     if data is None and meta["preprocessing"]["data_source"] != task.default_source:
         raise InputError(model, f"trained on {meta['preprocessing']['data_source']}: pass data=FOLDER")
-    return _deploy.deploy(model, task.load_data(data), backend=backend, split=split, limit=limit, plots=plots)
+    task = _deploy.resolve_protocol(task, split, protocol)
+    return _deploy.deploy(model, task.load_data(data), backend=backend, split=split, limit=limit, plots=plots,
+                          protocol=protocol)
 

@@ -161,3 +161,60 @@ def test_networks_without_the_protocol_refuse_it():
     with pytest.raises(InputError, match="the cae network has the protocols paper"):
         with_protocol(cae, "placed")
     assert with_protocol(_task(), "placed").cfg.data.protocol == "placed"
+
+
+# --- paths that would give a plausible but wrong answer fail loudly ---------------------------------------
+TINY_RUN = {"steps": 6, "readout_warmup": 3, "channels": [4, 4, 4], "hidden": [8, 8, 8],
+            "data": {"input_size": [12, 16], "synthetic_samples": 30, "placed_fraction": 0.5},
+            "train": {"epochs_ann": 1, "epochs_hybrid": 1, "batch_size": 16}}
+
+
+@pytest.fixture(scope="module")
+def placed_export(tmp_path_factory):
+    from loihi_hybrid.workflows.train import run_pipeline
+
+    folder = tmp_path_factory.mktemp("placed")
+    cfg = load_config("locnet", synthetic=True, overrides=TINY_RUN)
+    run_pipeline(cfg, make_task(cfg).load_data(None), folder, log=lambda _: None)
+    return folder / "locnet_hybrid.net"
+
+
+@pytest.mark.slow
+def test_array_inputs_outside_0_1_or_not_finite_are_refused(placed_export):
+    from loihi_hybrid.workflows.deploy import deploy_arrays
+
+    x = np.random.default_rng(0).random((2, 3, 12, 16)).astype(np.float32)
+    assert np.isfinite(deploy_arrays(placed_export, x)["predictions"]).all()
+    with pytest.raises(InputError, match=r"expects inputs in \[0, 1\].*\[0, 2\d\d"):
+        deploy_arrays(placed_export, np.rint(x * 255))          # 8-bit pixel values would clip to white
+    bad = x.copy()
+    bad[0, 0, 0, 0] = np.nan
+    with pytest.raises(InputError, match="non-finite"):
+        deploy_arrays(placed_export, bad)
+    with pytest.raises(InputError, match="3 labels for 2 inputs"):
+        deploy_arrays(placed_export, x, labels=np.zeros((3, 4)))
+
+
+@pytest.mark.slow
+def test_protocol_and_data_must_agree(placed_export):
+    from loihi_hybrid.workflows.deploy import deploy
+
+    paper = _task(**TINY_RUN["data"]).load_data(None)
+    s = deploy(placed_export, paper, backend="emu")
+    assert s["extra"]["protocol"] == "paper" and 0 <= s["metric"] <= 1
+    with pytest.raises(InputError, match="loaded under another protocol than the placed protocol"):
+        deploy(placed_export, paper, backend="emu", protocol="placed")
+    placed = _task(**{**TINY_RUN["data"], "protocol": "placed"}).load_data(None)
+    assert deploy(placed_export, placed, backend="emu", protocol="placed")["extra"]["protocol"] == "placed"
+    with pytest.raises(InputError, match="mixes placed and original photos"):
+        deploy(placed_export, placed, backend="emu", split="all")
+
+
+@pytest.mark.slow
+def test_cli_refuses_the_placed_protocol_for_split_all(placed_export, capsys):
+    from loihi_hybrid.cli.deploy import main
+
+    assert main(["--backend", "emu", "--model", str(placed_export), "--protocol", "placed", "--split", "all"]) == 2
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert len(err) == 1 and "--protocol placed needs --split test" in err[0]
+    assert main(["--backend", "emu", "--model", str(placed_export), "--protocol", "placed"]) == 0

@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     def body() -> int:
         from tqdm import tqdm
 
-        from ..workflows.deploy import deploy, open_export, with_protocol
+        from ..workflows.deploy import deploy, open_export, resolve_protocol
 
         if a.limit is not None and a.limit < 1:
             raise InputError(None, "--limit must be >= 1")
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         if reason:
             raise InputError(None, f"--backend {a.backend}: {reason}")
         _, meta, task = open_export(a.model)
-        task = with_protocol(task, a.protocol)
+        task = resolve_protocol(task, a.split, a.protocol)
         if a.data is not None and not Path(a.data).is_dir():
             raise InputError(a.data, "data folder not found")
         trained_on = meta["preprocessing"]["data_source"]

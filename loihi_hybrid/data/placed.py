@@ -89,11 +89,22 @@ def placed_images(x: np.ndarray, y: np.ndarray, pool: np.ndarray, rng: np.random
     return xs, ys
 
 
+PREFIX = "placed:"  # sample names of placed photos
+
+
+def is_placed(split: ArraySplit) -> bool:
+    """Whether ``split`` holds placed photos (:func:`placed_split`); a mixture is an error."""
+    flags = {n.startswith(PREFIX) for n in split.names}
+    if len(flags) > 1:
+        raise ValueError("a split that mixes placed and original photos")
+    return flags == {True}
+
+
 def placed_split(split: ArraySplit, seed: int) -> ArraySplit:
     """The fixed placed version of ``split`` (each photo once, backgrounds from the same split)."""
     rng = np.random.default_rng(seed)
     x, y = placed_images(split.x, split.y, split.x, rng, own=np.arange(len(split)))
-    return ArraySplit(x=x, y=y, names=[f"placed:{n}" for n in split.names], groups=split.groups.copy(),
+    return ArraySplit(x=x, y=y, names=[f"{PREFIX}{n}" for n in split.names], groups=split.groups.copy(),
                       orig_size=None if split.orig_size is None else split.orig_size.copy())
 
 

@@ -22,7 +22,6 @@ def results_table(summary: dict[str, Any]) -> str:
         for key, label in ROWS:
             v = summary[key]["extra"].get("protocols", {}).get(name)
             if v is not None:
-                cells.append(f"{label.split()[0] if key != 'baseline' else 'baseline'} "
-                             f"{v if isinstance(v, float) else v['metric']:.4f}")
+                cells.append(f"{key} {v if isinstance(v, float) else v['metric']:.4f}")
         lines.append(f"\n{name} protocol, {m}: " + ", ".join(cells))
     return "\n".join(lines)

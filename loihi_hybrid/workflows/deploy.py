@@ -21,6 +21,7 @@ from ..errors import InputError
 from ..fsio import check_writable
 from ..fixedpoint import FixedNetwork, read_netx
 from ..fixedpoint.validate import check_decoding
+from ..data.placed import is_placed
 from ..plots.deploy import plot_layer_rates, plot_raster
 from ..tasks import Task, make_task
 
@@ -63,6 +64,17 @@ def with_protocol(task: Task, protocol: str | None) -> Task:
     return type(task)(cfg)
 
 
+def resolve_protocol(task: Task, split: str, protocol: str | None) -> Task:
+    """The task whose data loading gives the samples to evaluate: ``--split test`` under ``protocol``
+    (None: as trained); ``--split all`` takes every sample of the folder as it is (the paper protocol)."""
+    if split == "all":
+        if protocol not in (None, "paper"):
+            raise InputError(None, f"--protocol {protocol} needs --split test: --split all takes every sample "
+                                   "in the folder as it is")
+        return with_protocol(task, "paper")
+    return with_protocol(task, protocol)
+
+
 def summarise(task: Task, net: FixedNetwork, meta: dict[str, Any], out: BackendOutput, backend: str, path: Path,
               n: int, seconds: float, metric: float | None, extra: dict[str, Any]) -> dict[str, Any]:
     """The deployment summary of one back-end run (metric None: inputs without labels)."""
@@ -100,15 +112,19 @@ def deploy(model_path: str | Path, data: DataSplits, backend: str = "sim", split
         check_writable(plots, folder=True)
     path = Path(model_path)
     net, meta, task = open_export(path)
-    task = with_protocol(task, protocol)  # ``data`` must have been loaded under the same protocol
+    task = resolve_protocol(task, split, protocol)  # ``data`` must have been loaded by this task
     if data.task != meta["task"]:
         raise InputError(path, f"a {meta['task']} network cannot be evaluated on {data.task} data")
     part = select(data, split, limit)
-    check_inputs(path, net, part.x)
-    t0 = time.perf_counter()
-    out = run_backend(backend, path, net, part.x, progress)
-    seconds = time.perf_counter() - t0
-    pred = task.decode_readout(net.decode_readout(out.v_warm, out.v_end), meta["decoding"])
+    want_placed = split == "test" and task.cfg.data.protocol == "placed"
+    try:
+        placed = is_placed(part)
+    except ValueError as err:
+        raise InputError(path, f"{err}: load the data with the paper protocol for --split all") from None
+    if placed != want_placed:
+        raise InputError(path, f"the data were loaded under another protocol than the {task.cfg.data.protocol} "
+                               f"protocol asked for (--split {split}): load them with the same task")
+    out, pred, seconds = infer(path, net, meta, task, part.x, backend, progress)
     metric, extra = task.score(pred, part)
     extra.update(task.deploy_extra(data, part))
     summary = summarise(task, net, meta, out, backend, path, len(part), seconds, metric,
@@ -124,9 +140,24 @@ def deploy(model_path: str | Path, data: DataSplits, backend: str = "sim", split
 
 
 def check_inputs(path: Path, net: FixedNetwork, x: np.ndarray) -> None:
+    """Inputs must have the network's shape and lie in [0, 1]: the encoder would clip anything else."""
     if tuple(x.shape[1:]) != tuple(net.input_shape):
         raise InputError(path, f"expects inputs of shape {tuple(net.input_shape)} (C, H, W), the data gives "
                                f"{tuple(x.shape[1:])}: use the data (and size) it was trained on")
+    if x.size and not (np.isfinite(x).all() and x.min() >= 0.0 and x.max() <= 1.0):
+        raise InputError(path, f"expects inputs in [0, 1] (images divided by their full range), the data give "
+                               f"values in [{np.nanmin(x):g}, {np.nanmax(x):g}]"
+                               + ("" if np.isfinite(x).all() else " and non-finite values"))
+
+
+def infer(path: Path, net: FixedNetwork, meta: dict[str, Any], task: Task, x: np.ndarray, backend: str,
+          progress: Callable[[int], None] | None) -> tuple[BackendOutput, np.ndarray, float]:
+    """Run checked inputs on ``backend``: ``(raw output, decoded predictions, seconds)``."""
+    check_inputs(path, net, x)
+    t0 = time.perf_counter()
+    out = run_backend(backend, path, net, x, progress)
+    seconds = time.perf_counter() - t0
+    return out, task.decode_readout(net.decode_readout(out.v_warm, out.v_end), meta["decoding"]), seconds
 
 
 def deploy_arrays(model_path: str | Path, inputs: np.ndarray, labels: np.ndarray | None = None,
@@ -139,14 +170,12 @@ def deploy_arrays(model_path: str | Path, inputs: np.ndarray, labels: np.ndarray
     x = np.asarray(inputs, dtype=np.float32)
     if x.ndim == len(net.input_shape):
         x = x[None]
-    check_inputs(path, net, x)
-    t0 = time.perf_counter()
-    out = run_backend(backend, path, net, x, progress)
-    seconds = time.perf_counter() - t0
-    pred = task.decode_readout(net.decode_readout(out.v_warm, out.v_end), meta["decoding"])
+    y = None if labels is None else np.asarray(labels, dtype=np.float32)
+    if y is not None and len(y) != len(x):
+        raise InputError(path, f"{len(y)} labels for {len(x)} inputs")
+    out, pred, seconds = infer(path, net, meta, task, x, backend, progress)
     metric, extra = None, {}
-    if labels is not None:
-        y = np.asarray(labels, dtype=np.float32)
+    if y is not None:
         split = ArraySplit(x=x, y=y, names=[f"input{i}" for i in range(len(x))], groups=np.arange(len(x)))
         metric, extra = task.score(pred, split)
     summary = summarise(task, net, meta, out, backend, path, len(x), seconds, metric, {**extra, "data": "arrays"})

@@ -58,11 +58,6 @@ class RunPaths:
         return self.out / "state.json"
 
 
-def write_json(path: Path, obj: Any) -> None:
-    """Write ``obj`` as JSON through a fsynced temporary file, so that a reader never sees half a file."""
-    atomic_write_json(path, obj)
-
-
 def _row(ev: Evaluation, seconds: float, epochs: int, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"metric": ev.metric, "firing_rate_hz": ev.firing_rate_hz, "per_layer_rate_hz": ev.per_layer_rate_hz,
             "seconds": round(seconds, 2), "epochs": epochs, "extra": {**ev.extra, **(extra or {})}}
@@ -107,7 +102,7 @@ class Pipeline:
                 stale.unlink(missing_ok=True)
         if not resume or runfolder.read_record(self.paths.out) is None:
             runfolder.write_record(self.paths.out, self.data, default, self.cfg.to_dict())
-        write_json(self.paths.out / "config.json", self.cfg.to_dict())
+        atomic_write_json(self.paths.out / "config.json", self.cfg.to_dict())
 
     def _read_state(self) -> dict[str, Any]:
         f = self.paths.state
@@ -134,7 +129,7 @@ class Pipeline:
                          if recovered else "no finished stage could be recovered")
                       + (f"; {', '.join(s for s in STAGES if s not in recovered)} will be (re)computed"
                          if len(recovered) < len(STAGES) else ""), RunWarning, stacklevel=2)
-        write_json(f, state)
+        atomic_write_json(f, state)
         return state
 
     def done(self, stage: str) -> bool:
@@ -150,18 +145,19 @@ class Pipeline:
         self.state["rows"][stage] = row
         if history is not None:
             self.state["history"][stage] = history
-        write_json(self.paths.state, self.state)
+        atomic_write_json(self.paths.state, self.state)
         self.paths.epoch_ckpt(stage).unlink(missing_ok=True)
         self.log(f"[{stage}] {self.task.metric_name} = {row['metric']:.4f}"
                  + (f", {row['firing_rate_hz']:.1f} Hz" if row["firing_rate_hz"] is not None else "")
                  + f" ({row['seconds']:.0f} s)")
 
-    def _evaluate(self, mode: Mode, desc: str) -> Evaluation:
-        """The test split, and each extra test split (e.g. another protocol) into ``extra["protocols"]``."""
+    def _evaluate(self, mode: Mode, desc: str, extra_tests: bool = True) -> Evaluation:
+        """The test split; with ``extra_tests``, each extra test split (e.g. another protocol) as well, into
+        ``extra["protocols"]``."""
         c = self.cfg
         ev = evaluate(self.model, self.task, self.data.test, mode, c.steps, c.train.batch_size, c.dt_s, desc=desc)
         others = {}
-        for name, split in self.data.extra_tests.items():
+        for name, split in (self.data.extra_tests.items() if extra_tests else ()):
             o = evaluate(self.model, self.task, split, mode, c.steps, c.train.batch_size, c.dt_s, desc=f"{desc}, {name}")
             others[name] = {"metric": o.metric, **o.extra, "firing_rate_hz": o.firing_rate_hz}
         if others:
@@ -194,10 +190,11 @@ class Pipeline:
         c = self.cfg
         t0 = time.perf_counter()
         variants: dict[str, tuple[list[float], Evaluation]] = {}
-        for method in ("global", "normalised"):
+        for method in ("global", "normalised"):  # extra test splits only for the conversion that is kept
             alphas = conversion_alphas(method, self.model, self.data.train, c.conversion, c.dt_s)
             self.model.set_alphas(alphas)
-            variants[method] = (alphas, self._evaluate(Mode.SNN, f"test SNN ({method})"))
+            variants[method] = (alphas, self._evaluate(Mode.SNN, f"test SNN ({method})",
+                                                       extra_tests=method == c.conversion.method))
         chosen = c.conversion.method
         other = "normalised" if chosen == "global" else "global"
         alphas, ev = variants[chosen]
@@ -255,7 +252,7 @@ class Pipeline:
             step()
         summary = self.summary()
         summary["exports"] = self.export(export)
-        write_json(self.paths.out / "summary.json", summary)
+        atomic_write_json(self.paths.out / "summary.json", summary)
         plot_curves(self.state["history"], self.task.metric_name, self.paths.out / "training_curves.png")
         return summary
 
