@@ -13,7 +13,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import InputError
-from ..fixedpoint.emulator import emulate
+from ..fixedpoint.emulator import emulate, run_network
 from ..fixedpoint.format import FixedNetwork
 
 RASTER_NEURONS = 6
@@ -27,6 +27,7 @@ class BackendOutput:
     counts: np.ndarray                 # (N, L) spikes per sample and layer
     raster: dict[str, np.ndarray]      # layer name -> (k, T) spike trains of the watched neurons, sample 0
     measured_uj: float | None = None   # hardware energy per inference, where a profiler measured it
+    spikes: list[np.ndarray] | None = None  # per layer (N, *shape, T) messages, when recorded (raw runs)
 
 
 class Backend:
@@ -41,6 +42,16 @@ class Backend:
     def run(self, path: Path, net: FixedNetwork, x: np.ndarray, watch: dict[int, np.ndarray],
             first: list[np.ndarray], progress: Progress | None) -> BackendOutput:
         raise NotImplementedError
+
+    def run_raw(self, path: Path, net: FixedNetwork, q: np.ndarray, steps: int, bias_input: bool, record: bool,
+                netx_args: dict, progress: Progress | None) -> BackendOutput:
+        """Raw integer inputs ``q`` (N, *input shape[, T]) through a (plain NetX) file, ``steps`` per sample."""
+        raise NotImplementedError
+
+
+def pipelined(net: FixedNetwork) -> bool:
+    """Sigma-delta networks cannot be reset on Lava: each sample runs as a fresh run (Lava's step delays)."""
+    return any(ly.neuron != "cuba" for ly in net.layers)
 
 
 class Emulator(Backend):
@@ -62,6 +73,18 @@ class Emulator(Backend):
         raster = {net.layers[i].name: first[i][idx].astype(np.int32) for i, idx in watch.items()}
         return BackendOutput(r.v_warm, r.v_end, r.counts, raster)
 
+    def run_raw(self, path: Path, net: FixedNetwork, q: np.ndarray, steps: int, bias_input: bool, record: bool,
+                netx_args: dict, progress: Progress | None) -> BackendOutput:
+        done = [0]
+
+        def step(k: int) -> None:
+            done[0] += k
+            if progress is not None:
+                progress(done[0])
+
+        r = run_network(net, q, steps, bias_input=bias_input, pipeline=pipelined(net), record=record, progress=step)
+        return BackendOutput(r.v_warm, r.v_end, r.counts, {}, spikes=r.spikes)
+
 
 class Lava(Backend):
     """The exported file as Lava processes, on Lava's CPU simulator or on Loihi 2."""
@@ -82,6 +105,14 @@ class Lava(Backend):
 
         r = run_lava(path, net, net.encode_input(x), backend=self.name, watch=watch, progress=progress)
         return BackendOutput(r.v_warm, r.v_end, r.counts, r.raster, r.measured_uj_per_inference)
+
+    def run_raw(self, path: Path, net: FixedNetwork, q: np.ndarray, steps: int, bias_input: bool, record: bool,
+                netx_args: dict, progress: Progress | None) -> BackendOutput:
+        from .lava.runner import run_lava  # noqa: PLC0415 (Lava adapter, imported only when used)
+
+        r = run_lava(path, net, q, backend=self.name, progress=progress, steps=steps, bias_input=bias_input,
+                     netx_args=netx_args, record_trains=record)
+        return BackendOutput(r.v_warm, r.v_end, r.counts, r.raster, r.measured_uj_per_inference, spikes=r.trains)
 
 
 BACKENDS: dict[str, Backend] = {b.name: b for b in (

@@ -1,35 +1,77 @@
 """Batched, bit-exact emulation of an exported fixed-point network (the ``emu`` backend).
 
 The arithmetic is that of Lava's bit-accurate process models for Loihi (``PyLifModelBitAcc``,
-``PyConvModelFixed``, ``PySparseModelBitAcc``): synaptic input shifted left by 6 bits, decays as
-``x * (4096 - d)`` shifted right by 12 bits toward zero, the current wrapping around at 24 bits, the
-voltage saturating, a spike when ``v > vth << 6`` and a reset to 0. Time is aligned: here every layer
-sees its input spikes in the same step, whereas Lava delays each layer by one step; within a sample's
-window the spikes are the same (``tests/test_lava_parity.py`` checks them one by one).
+``PyConvModelFixed``, ``PyDenseModelBitAcc``, ``PySparseModelBitAcc``, ``PyDeltaModelFixed``,
+``PySigmaDeltaModelFixed``, ``PySigmaModelFixed``):
+
+- synapses: ``Conv`` sums wrap at 24 bits; ``Dense``/``Sparse`` use the weights as Lava holds them
+  (:meth:`FixedLayer.synapse`) and shift the sum by the weight exponent, ``a = (W x) >> -e`` (floor); an
+  input of 0 message bits is binary (any non-zero value is a spike);
+- CUBA: ``u = (u (4096 - du) >> 12 toward zero) + (a << 6)``, wrapping around at 24 bits;
+  ``v = (v (4096 - dv) >> 12) + u + (bias << 6)``, saturating; a spike when ``v > vth << 6``, then ``v = 0``;
+- sigma-delta (``s = spike_exp``): ``sigma += a``, ``act = max(sigma + (bias << s + 6), 0)`` (on an input
+  layer ``act = a << s + 6``), ``delta = act - act_prev + residue``, sent as ``delta >> 6`` where
+  ``|delta| >= vth << s + 6`` (else kept as the residue); ``Sigma`` sends ``sigma`` every step.
+
+Time: with ``pipeline=False`` (default) every layer sees its input in the same step, whereas Lava delays
+each synapse by one step; with per-sample resets one step later per layer (NetX's ``reset_interval``, as
+``deploy`` runs Lava) the spikes within each sample's window are the same (``tests/test_lava_parity.py``).
+``pipeline=True`` delays every synapse by one step as Lava does: a fresh Lava run of the same steps,
+spike for spike (``tests/test_netx_zoo.py``).
 
 Synaptic sums are computed with float32 convolutions, which are exact while the sums stay below 2**24;
-:func:`emulate` falls back to float64 for a layer where they might not.
+a layer where they might not uses float64. Many small tensor operations per step: see
+:func:`emulator_threads` for the thread policy.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .format import MANT_SHIFT, STATE_LIMIT, FixedLayer, FixedNetwork
+from .format import MANT_SHIFT, STATE_LIMIT, FixedLayer, FixedNetwork, pair
 
 
 @dataclass
 class EmuResult:
-    readout: np.ndarray                 # (N, ...) decoded readout, training-time units
-    v_warm: np.ndarray                  # readout voltage at the end of step warmup-1 (chip units)
+    readout: np.ndarray | None          # (N, ...) decoded readout, training-time units (None: plain NetX file)
+    v_warm: np.ndarray                  # last layer's state (CUBA: voltage) at the end of step warmup-1
     v_end: np.ndarray                   # ... at the end of step T-1
-    counts: np.ndarray                  # (N, L) spikes per sample and layer (all L layers incl. readout)
+    counts: np.ndarray                  # (N, L) spikes (non-zero messages) per sample and layer
     peak_state: list[float] = field(default_factory=list)  # per layer max |current|, |voltage| before wrap/clip
-    spikes: list[np.ndarray] | None = None  # per layer (N, *out_shape, T) bool, when recorded
+    spikes: list[np.ndarray] | None = None  # per layer (N, *out_shape, T): bool, or int32 for graded messages
+    state: np.ndarray | None = None     # (N, *out_shape, T) last layer's state every step, when recorded
+
+
+#: the emulator runs on one thread below this many synaptic operations per step (batch x unrolled synapses).
+#: Measured on the committed LocNet export (16 M synapses) on 2 busy shared cores: torch's default 2 threads
+#: took 10.9x (8 images) and 8.9x (64 images, 5e8 per step) the time of one thread.
+THREAD_WORK = 1e10
+DEFAULT_THREADS = torch.get_num_threads()  # torch's own choice, read at import
+
+
+def emulator_threads(net: FixedNetwork, batch: int) -> int:
+    """Torch intra-op threads for emulating ``batch`` samples of ``net``: 1, unless one step's synaptic work
+    (``batch`` x unrolled synapses) exceeds :data:`THREAD_WORK`, then torch's default (the cores it sees).
+    Each step runs dozens of small integer operations per layer; multi-threaded, each waits for its slowest
+    thread, which on shared or busy cores makes the whole run several times slower."""
+    work = batch * sum(ly.synapses for ly in net.layers)
+    return 1 if work < THREAD_WORK else max(1, DEFAULT_THREADS)
+
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run the block with ``n`` torch intra-op threads, then restore the previous setting."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _decay(x: torch.Tensor, d: int) -> torch.Tensor:
@@ -38,85 +80,205 @@ def _decay(x: torch.Tensor, d: int) -> torch.Tensor:
     return torch.sign(prod) * torch.div(prod.abs(), 4096, rounding_mode="floor")
 
 
-class _Synapse:
-    """Integer synaptic sum of one layer, on float32 (exact here) or float64 tensors."""
+def _wrap24(x: torch.Tensor) -> torch.Tensor:
+    """Signed 24-bit wrap-around (Lava's ``signed_clamp``)."""
+    return torch.remainder(x + STATE_LIMIT, 2 * STATE_LIMIT) - STATE_LIMIT
 
-    def __init__(self, layer: FixedLayer, max_input: int) -> None:
-        self.layer = layer
-        w = np.abs(layer.weight.astype(np.int64))
-        per_output = w.sum(axis=(0, 2, 3)) if layer.op == "convT" else w.reshape(w.shape[0], -1).sum(1)
-        exact32 = float(per_output.max()) * max_input < 2 ** 24
+
+class _Synapse:
+    """Integer synaptic sum of one layer as Lava computes it, on float32 (exact here) or float64 tensors."""
+
+    def __init__(self, layer: FixedLayer, max_input: float, graded: bool) -> None:
+        self.layer, self.graded = layer, graded
+        w, rec, self.exp = layer.synapse()
+        self.wrap = layer.op == "conv" and not layer.weight_exp   # Lava's Conv process
+        a = np.abs(w.astype(np.float64))
+        per_output = a.sum(axis=(0, 2, 3)) if layer.op == "convT" else a.reshape(a.shape[0], -1).sum(1)
+        if rec is not None:
+            per_output = per_output + np.abs(rec).sum(1)
+        exact32 = float(per_output.max(initial=0)) * max_input < 2 ** 24
         self.dtype = torch.float32 if exact32 else torch.float64
-        self.w = torch.as_tensor(layer.weight, dtype=self.dtype)
+        self.w = torch.as_tensor(w, dtype=self.dtype)
+        self.rec = None if rec is None else torch.as_tensor(rec, dtype=self.dtype)
+
+    def _shift(self, y: torch.Tensor) -> torch.Tensor:
+        y = torch.round(y).to(torch.int64)
+        if self.exp:
+            y = y << self.exp if self.exp > 0 else y >> -self.exp
+        return y
 
     def __call__(self, s: torch.Tensor) -> torch.Tensor:
-        L, x = self.layer, s.to(self.dtype)
-        if L.flatten_input:
+        L = self.layer
+        x = (s if self.graded else s != 0).to(self.dtype)
+        if L.flatten_input or (L.op == "dense" and x.dim() > 2):
             x = x.reshape(x.shape[0], -1)
         if L.op == "dense":
             y = x @ self.w.T
         elif L.op == "conv":
-            y = F.conv2d(x, self.w, stride=L.stride, padding=L.padding)
+            y = F.conv2d(x, self.w, stride=pair(L.stride), padding=pair(L.padding), dilation=pair(L.dilation),
+                         groups=L.groups)
         else:
-            y = F.conv_transpose2d(x, self.w, stride=L.stride, padding=L.padding)
-        return torch.round(y).to(torch.int64)
+            y = F.conv_transpose2d(x, self.w, stride=pair(L.stride), padding=pair(L.padding))
+        y = self._shift(y)
+        return _wrap24(y) if self.wrap else y
+
+    def recurrent(self, own: torch.Tensor) -> torch.Tensor:
+        x = (own if self.graded else own != 0).to(self.dtype)
+        return self._shift(x.reshape(x.shape[0], -1) @ self.rec.T)
 
 
-def emulate(net: FixedNetwork, x: np.ndarray, batch_size: int = 32, record: bool = False,
-            record_peaks: bool = False, progress: Callable[[int], None] | None = None) -> EmuResult:
-    """Run ``net`` on images ``x`` (N, C, H, W) in [0, 1] for ``net.steps`` steps each (states reset per sample)."""
-    q_all = net.encode_input(x)
-    n = len(q_all)
+class _State:
+    """One layer's neuron registers for a batch of ``b`` samples, all starting at 0."""
+
+    def __init__(self, layer: FixedLayer, b: int, spike_exp: int) -> None:
+        self.layer = layer
+        shape = (b, *layer.out_shape)
+        zeros = lambda: torch.zeros(shape, dtype=torch.int64)  # noqa: E731
+        view = (-1, *([1] * (len(layer.out_shape) - 1)))
+        bias = torch.as_tensor(layer.bias, dtype=torch.int64).view(view)
+        self.out = torch.zeros(shape, dtype=torch.int64 if layer.message_bits else torch.bool)
+        if layer.neuron == "cuba":
+            self.u, self.v = zeros(), zeros()
+            self.bias = bias << MANT_SHIFT
+            self.vth = layer.vth << MANT_SHIFT
+        else:
+            shift = spike_exp + MANT_SHIFT     # NetX's state_exp is 6
+            self.shift = shift
+            self.sigma, self.act, self.residue = zeros(), zeros(), zeros()
+            self.bias = bias << shift
+            self.vth = layer.vth << shift
+
+    @property
+    def value(self) -> torch.Tensor:
+        """The state the host reads: the voltage (CUBA) or the running sum (sigma-delta)."""
+        return self.v if self.layer.neuron == "cuba" else self.sigma
+
+    def step(self, a: torch.Tensor, bias: torch.Tensor | None = None, peaks: list[float] | None = None,
+             i: int = 0) -> torch.Tensor:
+        ly, m = self.layer, STATE_LIMIT
+        if ly.neuron == "cuba":
+            c = _decay(self.u, ly.i_decay) + (a << MANT_SHIFT)
+            wrapped = torch.where(c > m, c - 2 * m, c)
+            self.u = torch.where(wrapped <= -m, c + 2 * m, wrapped)
+            vv = _decay(self.v, ly.v_decay) + self.u + (self.bias if bias is None else bias << MANT_SHIFT)
+            if peaks is not None:
+                peaks[i] = max(peaks[i], float(c.abs().max()), float(vv.abs().max()))
+            vv = vv.clamp(-(m - 1), m - 1)
+            s = vv > self.vth
+            self.v = torch.where(s, torch.zeros_like(vv), vv)
+            self.out = s if not ly.message_bits else s.to(torch.int64)
+            return self.out
+        if ly.neuron == "sigma":
+            self.sigma = self.sigma + a
+            self.out = self.sigma
+            return self.out
+        if ly.op == "input":                    # Delta: encodes its input
+            act = a << self.shift
+        else:                                   # SigmaDelta with ReLU (NetX's activation)
+            self.sigma = self.sigma + a
+            act = torch.clamp(self.sigma + self.bias, min=0)
+        delta = act - self.act + self.residue
+        sent = torch.where(delta.abs() >= self.vth, delta, torch.zeros_like(delta))
+        self.residue = delta - sent
+        self.act = act
+        if ly.op == "input":
+            self.sigma = act
+        self.out = sent >> MANT_SHIFT
+        return self.out
+
+
+def _input_bits(net: FixedNetwork) -> list[int]:
+    """Message bits of each layer's input."""
+    bits = [net.input_bits]
+    for ly in net.layers[:-1]:
+        bits.append(ly.message_bits)
+    return bits
+
+
+def run_network(net: FixedNetwork, drive: np.ndarray, steps: int, *, bias_input: bool | None = None,
+                pipeline: bool = False, batch_size: int = 32, record: bool = False, record_peaks: bool = False,
+                record_state: bool = False, progress: Callable[[int], None] | None = None,
+                threads: int | None = None) -> EmuResult:
+    """Run integer inputs ``drive`` through ``net`` for ``steps`` steps per sample, every sample from zero state.
+
+    ``drive``: ``(N, *net.input_shape)`` (the same every step) or ``(N, *net.input_shape, steps)``. It enters
+    as the first layer's input messages, or, with ``bias_input`` (default: ``net.bias_input``, a CUBA input
+    layer as lava-dl's examples feed it), as that layer's bias mantissa in place of the file's.
+    ``readout`` of the result is None; ``v_warm``/``v_end`` hold the last layer's state at the end of steps
+    ``net.warmup - 1`` (zeros if 0) and ``steps - 1``. ``threads``: torch threads (default
+    :func:`emulator_threads`)."""
+    drive = np.asarray(drive)
+    n = len(drive)
+    timed = drive.ndim == len(net.input_shape) + 2
+    bias_input = net.bias_input if bias_input is None else bias_input
+    bits = _input_bits(net)
+    first_max = float(np.abs(drive).max(initial=0)) if bits[0] else 1.0
+    syn = [None if ly.op == "input" else
+           _Synapse(ly, first_max if i == 0 else (2.0 ** 23 if bits[i] else 1.0), bits[i] > 0)
+           for i, ly in enumerate(net.layers)]
     L = len(net.layers)
-    syn = []
-    max_in = net.input_levels
-    for layer in net.layers:
-        syn.append(_Synapse(layer, max_in))
-        max_in = 1
-    v_warm, v_end, counts = [], [], np.zeros((n, L), np.int64)
-    if net.warmup == 0:  # the window starts with the sample
-        v_warm = [np.zeros((n, *net.readout.out_shape), np.int64)]
-    peaks = np.zeros(L)
+    out_shape = net.readout.out_shape
+    counts = np.zeros((n, L), np.int64)
+    v_warm = np.zeros((n, *out_shape), np.int64)
+    v_end = np.zeros((n, *out_shape), np.int64)
+    peaks = [0.0] * L
     trains: list[list[np.ndarray]] = [[] for _ in range(L)]
-    m = STATE_LIMIT
-    with torch.no_grad():
+    states: list[np.ndarray] = []
+    threads = emulator_threads(net, min(batch_size, max(n, 1))) if threads is None else threads
+    with torch.no_grad(), torch_threads(threads):
         for lo in range(0, n, batch_size):
-            q = torch.as_tensor(q_all[lo:lo + batch_size], dtype=torch.int64)
+            q = torch.as_tensor(drive[lo:lo + batch_size], dtype=torch.int64)
             b = len(q)
-            u = [torch.zeros((b, *ly.out_shape), dtype=torch.int64) for ly in net.layers]
-            v = [torch.zeros_like(t) for t in u]
-            bias = [torch.as_tensor(ly.bias, dtype=torch.int64).view(-1, *([1] * (len(ly.out_shape) - 1)))
-                    << MANT_SHIFT for ly in net.layers]
-            rec = [[] for _ in range(L)] if record else None
-            for t in range(net.steps):
-                inp = q
-                for i, ly in enumerate(net.layers):
-                    a = syn[i](inp)
-                    if ly.weight_exp:
-                        a = a << ly.weight_exp if ly.weight_exp > 0 else a >> -ly.weight_exp
-                    a = a << MANT_SHIFT
-                    c = _decay(u[i], ly.i_decay) + a
-                    wrapped = torch.where(c > m, c - 2 * m, c)
-                    u[i] = torch.where(wrapped <= -m, c + 2 * m, wrapped)
-                    vv = _decay(v[i], ly.v_decay) + u[i] + bias[i]
-                    if record_peaks:
-                        peaks[i] = max(peaks[i], float(c.abs().max()), float(vv.abs().max()))
-                    vv = vv.clamp(-(m - 1), m - 1)
-                    s = vv > (ly.vth << MANT_SHIFT)
-                    v[i] = torch.where(s, torch.zeros_like(vv), vv)
-                    counts[lo:lo + b, i] += s.reshape(b, -1).sum(1).numpy()
+            st = [_State(ly, b, net.spike_exp) for ly in net.layers]
+            prev_in = torch.zeros_like(q[..., 0] if timed else q)
+            rec: list[list[np.ndarray]] | None = [[] for _ in range(L)] if record else None
+            vals: list[np.ndarray] = []
+            for t in range(steps):
+                x = q[..., t] if timed else q
+                prev = [s.out for s in st]             # every layer's output of step t-1
+                for i, (ly, s) in enumerate(zip(net.layers, st)):
+                    if i == 0:
+                        src = prev_in if pipeline and ly.op != "input" else x
+                    else:
+                        src = prev[i - 1] if pipeline else st[i - 1].out
+                    if ly.op == "input":
+                        a = torch.zeros_like(x) if bias_input else x
+                    else:
+                        a = syn[i](src)
+                        if ly.rec_weight is not None:
+                            a = a + syn[i].recurrent(prev[i])
+                    out = s.step(a, x if (i == 0 and bias_input) else None, peaks if record_peaks else None, i)
+                    counts[lo:lo + b, i] += (out != 0).reshape(b, -1).sum(1).numpy()
                     if rec is not None:
-                        rec[i].append(s.numpy())
-                    inp = s
+                        rec[i].append(out.numpy().copy())
+                prev_in = x
                 if t == net.warmup - 1:
-                    v_warm.append(v[-1].numpy().copy())
-            v_end.append(v[-1].numpy().copy())
+                    v_warm[lo:lo + b] = st[-1].value.numpy()
+                if record_state:
+                    vals.append(st[-1].value.numpy().copy())
+            v_end[lo:lo + b] = st[-1].value.numpy()
             if rec is not None:
                 for i in range(L):
                     trains[i].append(np.stack(rec[i], axis=-1))
+            if record_state:
+                states.append(np.stack(vals, axis=-1))
             if progress is not None:
                 progress(b)
-    vw, ve = np.concatenate(v_warm), np.concatenate(v_end)
-    return EmuResult(readout=net.decode_readout(vw, ve), v_warm=vw, v_end=ve, counts=counts,
-                     peak_state=[float(p) for p in peaks],
-                     spikes=[np.concatenate(tr) for tr in trains] if record else None)
+    spikes = None
+    if record:
+        spikes = [np.concatenate(tr) if tr else np.zeros((0, *ly.out_shape, steps), bool)
+                  for tr, ly in zip(trains, net.layers)]
+        spikes = [s.astype(np.int32) if s.dtype != np.bool_ else s for s in spikes]
+    return EmuResult(readout=None, v_warm=v_warm, v_end=v_end, counts=counts, peak_state=[float(p) for p in peaks],
+                     spikes=spikes, state=np.concatenate(states) if record_state and states else None)
+
+
+def emulate(net: FixedNetwork, x: np.ndarray, batch_size: int = 32, record: bool = False,
+            record_peaks: bool = False, progress: Callable[[int], None] | None = None,
+            threads: int | None = None) -> EmuResult:
+    """Run ``net`` on images ``x`` (N, C, H, W) in [0, 1] for ``net.steps`` steps each (states reset per sample):
+    the images are sent as graded spikes every step; ``readout`` is decoded from the readout voltages."""
+    r = run_network(net, net.encode_input(x), net.steps, bias_input=False, batch_size=batch_size, record=record,
+                    record_peaks=record_peaks, progress=progress, threads=threads)
+    r.readout = net.decode_readout(r.v_warm, r.v_end)
+    return r

@@ -11,9 +11,15 @@ allow, then lowered where a calibration run would overflow the 24-bit current or
 The first layer receives the image as graded spikes: 8-bit pixel values ``round(255 x)`` every step.
 The non-spiking readout integrates its input in the voltage (no leak, no threshold); the host decodes
 the readout value as the voltage change over the readout window divided by ``4096 k n``.
+
+Plain NetX files (written by lava-dl, without ``/loihi_hybrid`` metadata) add what lava-dl's blocks can hold:
+an ``input`` layer with its own neuron, per-axis strides, paddings and dilations, groups, recurrent dense
+layers and sigma-delta neurons (:data:`NEURONS`). How Lava turns stored weights into synapses is part of
+the arithmetic, so it is modelled here (:func:`synapse_weights`).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,6 +34,56 @@ MANT_SHIFT = 6            # Loihi left-shifts synaptic input, bias and threshold
 INPUT_LEVELS = 255        # graded input spikes carry 8-bit pixel values
 INPUT_MESSAGE_BITS = 8
 HEADROOM = 0.5            # calibrated peak state may use at most half of the 24-bit range
+SPIKE_EXP = 6             # NetX's default decimal place of graded sigma-delta spikes
+SDNN_MESSAGE_BITS = 16    # NetX's default message bits of a sigma-delta layer
+#: neuron models: Loihi's CUBA LIF; sigma-delta (``Delta`` on an input layer, ``SigmaDelta`` elsewhere);
+#: ``Sigma`` (a sigma-delta network's output: the running sum of its input, sent every step)
+NEURONS = ("cuba", "sdnn", "sigma")
+
+def pair(v: int | tuple[int, int]) -> tuple[int, int]:
+    """``(h, w)`` of a stride, padding or dilation stored as one int (square) or per axis."""
+    return (int(v), int(v)) if isinstance(v, (int, np.integer)) else (int(v[0]), int(v[1]))
+
+
+def _sign_mode(w: np.ndarray) -> str:
+    """Lava's sign mode of a weight matrix (``lava.utils.weightutils.determine_sign_mode``)."""
+    return "exc" if w.min() >= 0 else "inh" if w.max() <= 0 else "mixed"
+
+
+def lava_synapse_weights(w: np.ndarray, num_weight_bits: int = 8) -> np.ndarray:
+    """The weights a bit-accurate Lava ``Dense``/``Sparse`` synapse uses: clipped to 8 bits for its sign
+    mode (mixed [-256, 255], excitatory [0, 255], inhibitory [-255, 0]), then the low
+    ``8 - num_weight_bits + mixed`` bits cleared (on the magnitude for inhibitory weights)."""
+    w = np.asarray(w, np.int64)
+    if w.size == 0:
+        return w
+    mode = _sign_mode(w)
+    s = -w if mode == "inh" else w
+    s = np.clip(s, -256 if mode == "mixed" else 0, 255)
+    t = 8 - num_weight_bits + (mode == "mixed")
+    s = (s >> t) << t
+    return -s if mode == "inh" else s
+
+
+def netx_dense_weights(w: np.ndarray) -> tuple[np.ndarray, int]:
+    """``(weights, weight exponent)`` of a dense layer as NetX builds it (``netx.utils.optimize_weight_bits``
+    followed by the synapse's :func:`lava_synapse_weights`): the 8-bit mantissas are shifted left by ``s``
+    bits to fill the synapse's range and the exponent is ``-s``, so ``(W' x) >> s`` is ``W x`` for the
+    weights SLAYER writes. An all-zero matrix stays zero (NetX itself cannot build one)."""
+    w = np.asarray(w, np.int64)
+    if w.size == 0 or not w.any():
+        return np.zeros_like(w), 0
+    hi, lo = int(w.max()), int(w.min())
+    if (hi > 254 and lo < 0) or (lo < -256 and hi > 0):
+        w = np.clip(w, -256, 254)
+        hi, lo = int(w.max()), int(w.min())
+    signed = int(hi >= 0 and lo < 0)
+    scale = -256 / lo if hi < 0 else 255 / hi if lo >= 0 else min(127 / hi if hi else math.inf, -128 / lo)
+    shift = math.floor(math.log2(scale)) + signed
+    n = next((k for k in range(8, 0, -1) if not np.any(w % (1 << k))), 0) - signed
+    bits = 8 - shift - n
+    w = w << shift if shift >= 0 else w >> -shift
+    return lava_synapse_weights(w, bits), -shift
 
 
 @dataclass
@@ -36,13 +92,13 @@ class FixedLayer:
     ``(Ci, Co, kh, kw)``, dense ``(Fo, Fi)``; ``bias`` is the per-channel bias mantissa."""
 
     name: str
-    op: str                      # "conv" | "convT" | "dense"
+    op: str                      # "conv" | "convT" | "dense" | "input" (a neuron layer without synapses)
     weight: np.ndarray
     bias: np.ndarray
     in_shape: tuple[int, ...]    # (C, H, W) or (F,)
     out_shape: tuple[int, ...]
-    stride: int = 1
-    padding: int = 0
+    stride: int | tuple[int, int] = 1      # int when square, else (h, w)
+    padding: int | tuple[int, int] = 0
     i_decay: int = DECAY_SCALE   # current decay, 12-bit fraction (4096: no memory)
     v_decay: int = 0             # voltage decay (0: perfect integrator)
     vth: int = VTH_MAX           # threshold mantissa
@@ -50,6 +106,11 @@ class FixedLayer:
     weight_exp: int = 0          # synaptic sums are shifted by this (negative: right) before the neuron
     scale: float = 1.0           # k: chip units per training-time unit
     flatten_input: bool = False  # input arrives from a (C, H, W) layer and is flattened in C order
+    dilation: int | tuple[int, int] = 1
+    groups: int = 1
+    neuron: str = "cuba"         # one of NEURONS
+    message_bits: int = 0        # bits of this layer's output messages (0: binary spikes)
+    rec_weight: np.ndarray | None = None   # dense_rec: (F, F) weights from the layer's own output
 
     @property
     def neurons(self) -> int:
@@ -58,16 +119,36 @@ class FixedLayer:
     @property
     def synapses(self) -> int:
         """Synapses once unrolled (one per output neuron and kernel tap; border taps included)."""
-        return int(self.weight.size) if self.op == "dense" else self.neurons * self.fan_in
+        if self.op == "input":
+            return 0
+        own = 0 if self.rec_weight is None else int(self.rec_weight.size)
+        return own + (int(self.weight.size) if self.op == "dense" else self.neurons * self.fan_in)
 
     @property
     def fan_in(self) -> int:
+        if self.op == "input":
+            return 0
         if self.op == "dense":
             return int(self.weight.shape[1])
         if self.op == "conv":
             return int(np.prod(self.weight.shape[1:]))
-        ci, _, kh, kw = self.weight.shape  # convT: each output pixel sees ci * (kh/stride) * (kw/stride) taps
-        return int(ci * max(1, kh // self.stride) * max(1, kw // self.stride))
+        sh, sw = pair(self.stride)  # convT: each output pixel sees ci * (kh/stride) * (kw/stride) taps
+        ci, _, kh, kw = self.weight.shape
+        return int(ci * max(1, kh // sh) * max(1, kw // sw))
+
+    def synapse(self) -> tuple[np.ndarray, np.ndarray | None, int]:
+        """``(weights, recurrent weights or None, exponent)`` as Lava's synapses hold them: NetX's dense layers
+        (:func:`netx_dense_weights`, one exponent for both matrices of a ``dense_rec``), the ``Sparse``
+        layers of the extensions (:func:`lava_synapse_weights`), ``Conv`` as stored."""
+        if self.op == "dense" and not self.weight_exp:
+            if self.rec_weight is None:
+                w, exp = netx_dense_weights(self.weight)
+                return w, None, exp
+            both, exp = netx_dense_weights(np.hstack([self.weight, self.rec_weight]))
+            return both[:, :self.weight.shape[1]], both[:, self.weight.shape[1]:], exp
+        if self.op in ("conv", "input") and not self.weight_exp:
+            return np.asarray(self.weight, np.int64), None, 0
+        return lava_synapse_weights(self.weight), None, self.weight_exp
 
 
 @dataclass
@@ -75,15 +156,23 @@ class FixedNetwork:
     """A feed-forward chain of :class:`FixedLayer`; the last one is the non-spiking readout."""
 
     layers: list[FixedLayer]
-    input_shape: tuple[int, int, int]
+    input_shape: tuple[int, ...]   # (C, H, W), or (F,) for a dense-only plain NetX file
     steps: int
     warmup: int
     input_levels: int = INPUT_LEVELS
     meta: dict = field(default_factory=dict)
+    input_bits: int = INPUT_MESSAGE_BITS   # message bits of the network's input (0: binary spikes)
+    spike_exp: int = SPIKE_EXP             # sigma-delta graded spikes carry 2**spike_exp per unit
 
     @property
     def readout(self) -> FixedLayer:
         return self.layers[-1]
+
+    @property
+    def bias_input(self) -> bool:
+        """Inputs set the first layer's bias (a CUBA ``input`` layer, as lava-dl's own examples feed it)."""
+        first = self.layers[0]
+        return first.op == "input" and first.neuron == "cuba"
 
     def encode_input(self, x: np.ndarray) -> np.ndarray:
         """Images (N, C, H, W) in [0, 1] -> graded input spike values (int32)."""

@@ -13,6 +13,15 @@ Two extensions, documented in each such layer's ``extension`` attribute, which p
   weight exponent; negative is a right shift). NetX 0.6 ignores it for ``conv``, so such layers are built
   as ``Sparse`` with that exponent.
 
+Never silently wrong in plain NetX: a file either runs there spike for spike as in ``sim`` (no extension;
+``export.py`` folds the first layer's exponent into the input levels where that is all it takes:
+:mod:`.plain`) or plain NetX fails to load it. ``convT`` raises ``NotImplementedError`` there by itself. A
+``conv`` layer with a ``weightExponent`` in a file without ``convT`` is written without ``dilation`` and
+``groups``, which only NetX's own ``Conv`` reads (``HybridNetwork`` builds the layer as ``Sparse``, and the
+reader takes 1 for both), so plain NetX stops with ``KeyError: ... 'dilation' doesn't exist``. A ``dense``
+layer with an exponent has no such guard (NetX reads nothing there that the project does not), so
+:func:`write_netx` refuses to write one in a file without ``convT``.
+
 ``/loihi_hybrid`` holds what the project needs to use the file alone (JSON in attribute ``metadata``).
 """
 from __future__ import annotations
@@ -34,7 +43,23 @@ EXTENSIONS = {
              "as a Lava Sparse connection of the unrolled kernel (rows/columns in Lava's (x, y, c) order)",
     "weightExponent": "synaptic sums are shifted by weightExponent (Loihi weight exponent, negative = right "
                       "shift); NetX 0.6 ignores it for conv, HybridNetwork builds such a layer as Sparse",
+    "plainNetxGuard": "written without dilation and groups so that plain lava-dl NetX, which would ignore the "
+                      "weight exponent and run the layer wrong, stops with KeyError 'dilation'",
 }
+
+
+def plain_netx_guarded(net: FixedNetwork) -> set[str]:
+    """Names of the layers written without ``dilation``/``groups`` so that plain NetX refuses the file (see
+    the module doc); raises ``ValueError`` for a file that plain NetX would run wrong and cannot be stopped."""
+    if any(ly.op == "convT" for ly in net.layers):
+        return set()  # plain NetX stops at the convT layer
+    exp = [ly for ly in net.layers if ly.weight_exp]
+    dense = [ly.name for ly in exp if ly.op != "conv"]
+    if dense:
+        raise ValueError(f"layers {', '.join(dense)}: a dense layer with a weight exponent would run wrong in plain "
+                         "lava-dl NetX, and nothing in the file can stop it: export the plain form (export.py "
+                         "folds a first layer's exponent into the input levels)")
+    return {ly.name for ly in exp}
 
 
 def _str(g: h5py.Group, key: str, value: str) -> None:
@@ -78,6 +103,7 @@ def netx_bytes(net: FixedNetwork, metadata: dict[str, Any]) -> bytes:
             idx += 1
             return g
 
+        guarded = plain_netx_guarded(net)
         g = group()
         _str(g, "type", "input")
         g.create_dataset("shape", data=np.array(net.input_shape))
@@ -101,14 +127,16 @@ def netx_bytes(net: FixedNetwork, metadata: dict[str, Any]) -> bytes:
                 g.create_dataset("kernelSize", data=np.array(layer.weight.shape[2:]))
                 g.create_dataset("stride", data=np.array([layer.stride, layer.stride]))
                 g.create_dataset("padding", data=np.array([layer.padding, layer.padding]))
-                g.create_dataset("dilation", data=np.array([1, 1]))
-                g.create_dataset("groups", data=1)
+                if layer.name not in guarded:
+                    g.create_dataset("dilation", data=np.array([1, 1]))
+                    g.create_dataset("groups", data=1)
             g.create_dataset("weight", data=layer.weight.astype(np.int16), compression="gzip")
             # NetX broadcasts a per-channel bias over conv outputs; dense layers take one per neuron
             g.create_dataset("bias", data=layer.bias.astype(np.int32))
             if layer.weight_exp:
                 g.create_dataset("weightExponent", data=layer.weight_exp)
-                g.attrs["extension"] = EXTENSIONS["weightExponent"]
+                g.attrs["extension"] = EXTENSIONS["weightExponent"] + (
+                    "; " + EXTENSIONS["plainNetxGuard"] if layer.name in guarded else "")
             if layer.op == "convT":
                 g.attrs["extension"] = EXTENSIONS["convT"]
             _write_neuron(g, layer)
@@ -122,18 +150,20 @@ def netx_bytes(net: FixedNetwork, metadata: dict[str, Any]) -> bytes:
     return buf.getvalue()
 
 
-def read_netx(path: str | Path, require_deploy: bool = False) -> tuple[FixedNetwork, dict[str, Any]]:
-    """Load a file written by :func:`write_netx`, checked by :mod:`.validate` (register ranges, shapes,
-    metadata, size caps, no links to other files); any problem raises :class:`InputError` (one line).
+def read_netx(path: str | Path, require_deploy: bool = False, **netx_args: Any) -> tuple[FixedNetwork, dict[str, Any]]:
+    """Load a file written by :func:`write_netx`, or a plain NetX file as lava-dl writes it (metadata ``{}``),
+    checked by :mod:`.validate` (register ranges, shapes, metadata, size caps, no links to other files); any
+    problem raises :class:`InputError` (one line).
 
     ``require_deploy``: the metadata must also hold ``config``, ``decoding`` and ``preprocessing`` (what
-    deploy needs; the exports of ``export.py`` do)."""
+    deploy needs; the exports of ``export.py`` do). ``netx_args``: ``num_layers``, ``skip_layers``,
+    ``spike_exp``, ``input_message_bits`` as ``netx.hdf5.Network`` takes them (plain files)."""
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "exported network not found")
     try:
         with h5py.File(path, "r") as h:
-            return load(h, path, require_deploy)
+            return load(h, path, require_deploy, **netx_args)
     except InputError:
         raise
     except OSError as err:

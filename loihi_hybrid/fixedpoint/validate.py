@@ -15,8 +15,15 @@ Rules (Loihi's register formats; see ``format``):
   weight exponent, as in NxSDK's ``weightExponent`` and Lava's ``weight_exp``);
 - shapes against each other: the weight against the input and the declared output shape, the conv / convT
   output size from kernel, stride and padding, the bias length, ``kernelSize``/``inChannels``/``outChannels``
-  /``inFeatures``/``outFeatures`` where present, square strides and paddings, no dilation or groups;
-- only the last layer is the non-spiking readout;
+  /``inFeatures``/``outFeatures`` where present, square strides and paddings, no dilation or groups
+  (exports and the ``Sparse``-built layers; plain NetX ``conv`` layers may have per-axis values, dilation, groups);
+- only the last layer is the non-spiking readout (exports with metadata);
+- plain NetX files (no ``/loihi_hybrid``, as lava-dl writes them) are read as NetX 0.6 builds them: an
+  optional ``input`` layer (with or without a neuron and a scalar bias), per-axis ``stride``/``padding``/
+  ``dilation`` and ``groups`` on ``conv``, 1-D dense weights, ``dense_rec``, CUBA/LOIHI and SDNN neurons
+  (``messageBits``), ``simulation/tSample`` as the default steps; NetX's ``num_layers``/``skip_layers``
+  select the layers. ``wgtExp``/``weight_exp`` under the neuron are read and, as NetX 0.6 does, ignored
+  (a warning when non-zero); pool/average/concat layers and RF neurons are refused;
 - metadata (JSON): ``task`` a name, ``steps`` a whole number in [1, MAX_STEPS], ``warmup`` in [0, steps),
   ``input_levels`` in [1, 255], ``layer_scales`` one finite number > 0 per layer; where present (required
   with ``require_deploy``): ``config`` (parsed by :func:`loihi_hybrid.config.config_from_dict`, same task),
@@ -28,6 +35,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +44,8 @@ import numpy as np
 
 from ..errors import InputError
 from ..neurons.params import DECAY_SCALE
-from .format import BIAS_MAX, INPUT_LEVELS, VTH_MAX, WEIGHT_MAX, FixedLayer, FixedNetwork
+from .format import (BIAS_MAX, INPUT_LEVELS, INPUT_MESSAGE_BITS, SDNN_MESSAGE_BITS, SPIKE_EXP, VTH_MAX, WEIGHT_MAX,
+                     FixedLayer, FixedNetwork)
 
 FORMAT = "loihi-hybrid-netx"
 FORMAT_VERSION = 1
@@ -56,6 +65,8 @@ MAX_DECODING_VALUE = 1e6                # |decoding parameter| (box means/stds, 
 MAX_OBJECTS = 10 ** 4                   # groups and datasets in the file
 MAX_KERNEL = 64
 MAX_STRIDE = 64
+SDNN_BIAS_LIMIT = 1 << 15               # a sigma-delta neuron's bias register is 16 bits
+NEURON_TYPES = {"CUBA": "cuba", "LOIHI": "cuba", "SDNN": "sdnn"}
 
 
 class _Bad(Exception):
@@ -133,6 +144,16 @@ def _scalar(g: h5py.Group, key: str, where: str, lo: int, hi: int) -> int:
     return x
 
 
+def _pair(g: h5py.Group, key: str, where: str, lo: int, hi: int, default: int) -> int | tuple[int, int]:
+    """A stride/padding/dilation: one value or (h, w) per axis; an int when both axes agree."""
+    if key not in g:
+        return default
+    v = _ints(g, key, where, max_size=2).reshape(-1)
+    _check(v.size in (1, 2), f"{where}: '{key}' must hold 1 or 2 values")
+    _in_range(v, lo, hi, where, f"'{key}'")
+    return int(v[0]) if v.size == 1 or v[0] == v[1] else (int(v[0]), int(v[1]))
+
+
 def _in_range(v: np.ndarray, lo: int, hi: int, where: str, what: str) -> None:
     if v.size:
         a, b = int(v.min()), int(v.max())
@@ -164,9 +185,52 @@ def _shape(g: h5py.Group, where: str, dims: tuple[int, ...]) -> tuple[int, ...]:
 
 # --- layers ------------------------------------------------------------------------------------------
 
-def _layer(g: h5py.Group, key: str, kind: str, in_shape: tuple[int, ...], flatten: bool) -> FixedLayer:
+def _neuron(g: h5py.Group, where: str, plain: bool, is_input: bool) -> dict[str, Any]:
+    """The neuron fields of a layer: CUBA registers, or a sigma-delta neuron (plain files)."""
+    if "neuron" not in g and plain and not is_input:  # NetX's default: a non-leaky integrator
+        return {"neuron": "cuba", "i_decay": 0, "v_decay": DECAY_SCALE, "vth": 1 << 17}
+    n = _group(g, "neuron", where)
+    nwhere = f"{where} neuron"
+    kind = _type(n, nwhere) if ("type" in n or plain) else "CUBA"
+    _check(kind in NEURON_TYPES and (plain or kind == "CUBA"),
+           f"{nwhere}: neuron type {kind[:20]!r} is not supported (CUBA, LOIHI" + (", SDNN)" if plain else ")"))
+    for key in ("wgtExp", "weight_exp"):
+        if key in n and _scalar(n, key, nwhere, *EXPONENT_LIMITS) != 0:
+            warnings.warn(f"{nwhere}: {key} is not 0; NetX 0.6 ignores it and so does loihi-hybrid", stacklevel=4)
+    bits = _scalar(n, "messageBits", nwhere, 0, 24) if "messageBits" in n else None
+    if NEURON_TYPES[kind] == "cuba":
+        return {"neuron": "cuba", "i_decay": _scalar(n, "iDecay", nwhere, 0, DECAY_SCALE),
+                "v_decay": _scalar(n, "vDecay", nwhere, 0, DECAY_SCALE),
+                "vth": _scalar(n, "vThMant", nwhere, 1, VTH_MAX), "message_bits": bits or 0}
+    sigma = "sigma_output" in n and not is_input
+    return {"neuron": "sigma" if sigma else "sdnn", "vth": 0 if sigma else _scalar(n, "vThMant", nwhere, 0, VTH_MAX),
+            "message_bits": SDNN_MESSAGE_BITS if bits is None else bits}
+
+
+def _input_layer(g: h5py.Group, key: str, plain: bool) -> tuple[tuple[int, ...], FixedLayer | None]:
+    """The input shape and, where the input layer has a neuron (plain files), that layer."""
+    where = f"layer {key} (input)"
+    shape = _shape(g, where, (1, 3) if plain else (3,))
+    if not plain or "neuron" not in g:
+        return shape, None
+    fields = _neuron(g, where, plain, is_input=True)
+    b = _ints(g, "bias", where, 1).reshape(-1) if "bias" in g else np.zeros(1, np.int64)
+    _check(b.size == 1, f"{where}: the input layer's bias must be one value")
+    lim = (BIAS_MIN, BIAS_MAX) if fields["neuron"] == "cuba" else (-SDNN_BIAS_LIMIT, SDNN_BIAS_LIMIT - 1)
+    _in_range(b, *lim, where, "bias mantissa")
+    name = g.attrs.get("name", "input")
+    return shape, FixedLayer(name=name if isinstance(name, str) else "input", op="input",
+                             weight=np.zeros(0, np.int32), bias=np.full(shape[0], int(b[0]), np.int32),
+                             in_shape=shape, out_shape=shape, **fields)
+
+
+def _layer(g: h5py.Group, key: str, kind: str, in_shape: tuple[int, ...], flatten: bool,
+           plain: bool = False) -> FixedLayer:
     where = f"layer {key} ({kind})"
-    out_shape = _shape(g, where, (1,) if kind == "dense" else (3,))
+    _check("delay" not in g, f"{where}: synaptic delays are not supported")
+    rec = kind == "dense_rec"
+    kind = "dense" if rec else kind
+    out_shape = _shape(g, where, (1, 3) if kind == "dense" and plain else (1,) if kind == "dense" else (3,))
     role = g.attrs.get("role", "spiking")
     role = role.decode() if isinstance(role, bytes) else role
     _check(role in ("spiking", "readout"), f"{where}: role must be 'spiking' or 'readout'")
@@ -174,30 +238,56 @@ def _layer(g: h5py.Group, key: str, kind: str, in_shape: tuple[int, ...], flatte
     name = name.decode(errors="replace") if isinstance(name, bytes) else name
     _check(isinstance(name, str) and 0 < len(name) <= 64, f"{where}: 'name' attribute must be a short string")
     if "weight" in g and isinstance(g["weight"], h5py.Dataset):
-        wshape = g["weight"].shape or ()
+        wshape = tuple(int(s) for s in (g["weight"].shape or ()))
     else:
         raise _Bad(f"{where}: missing 'weight' dataset")
+    if plain:  # as NetX reads them: a 1-D dense weight is one row per neuron, a conv kernel may end in (..., 1)
+        if kind == "dense" and len(wshape) == 1:
+            _check(wshape[0] % math.prod(out_shape) == 0, f"{where}: 1-D weight of {wshape[0]} values for "
+                                                           f"{math.prod(out_shape)} neurons")
+            wshape = (math.prod(out_shape), wshape[0] // math.prod(out_shape))
+        elif kind != "dense" and len(wshape) == 5 and wshape[4] == 1:
+            wshape = wshape[:4]
     _check(len(wshape) == (2 if kind == "dense" else 4),
            f"{where}: weight must be {'2' if kind == 'dense' else '4'}-D, got shape {tuple(wshape)}")
-    stride, padding = 1, 0
+    stride: int | tuple[int, int] = 1
+    padding: int | tuple[int, int] = 0
+    dilation: int | tuple[int, int] = 1
+    groups = 1
+    exp = _scalar(g, "weightExponent", where, *EXPONENT_LIMITS) if "weightExponent" in g else 0
     if kind == "dense":
-        fo, fi = (int(s) for s in wshape)
+        fo, fi = wshape
         _check(len(in_shape) == 1, f"{where}: a dense layer needs a flat input (a flatten entry before it), "
                                    f"got {in_shape}")
         _check(fi == in_shape[0], f"{where}: weight expects {fi} inputs, previous layer gives {in_shape[0]}")
-        _check(out_shape == (fo,), f"{where}: shape {out_shape} does not match the weight's {fo} outputs")
+        _check(math.prod(out_shape) == fo and (len(out_shape) == 1 or out_shape[1:] == (1, 1)),
+               f"{where}: shape {out_shape} does not match the weight's {fo} outputs")
+        out_shape = (fo,)
         for k, want in (("inFeatures", fi), ("outFeatures", fo)):
             if k in g:
                 got = _scalar(g, k, where, 0, 2 ** 62)
                 _check(got == want, f"{where}: {k} = {got}, the weight gives {want}")
     else:
         _check(len(in_shape) == 3, f"{where}: needs a (C, H, W) input, previous layer gives {in_shape}")
-        a, b, kh, kw = (int(s) for s in wshape)
-        co, ci = (a, b) if kind == "conv" else (b, a)
-        _check(ci == in_shape[0], f"{where}: weight expects {ci} input channels, previous layer gives {in_shape[0]}")
+        a, b, kh, kw = wshape
         _check(1 <= kh <= MAX_KERNEL and 1 <= kw <= MAX_KERNEL, f"{where}: kernel {kh}x{kw} outside 1..{MAX_KERNEL}")
-        stride = _scalar(g, "stride", where, 1, MAX_STRIDE)
-        padding = _scalar(g, "padding", where, 0, max(kh, kw) - 1)
+        # per-axis values and groups only where Lava's Conv process builds the layer (plain NetX conv)
+        per_axis = plain and kind == "conv" and not exp
+        if per_axis:
+            stride = _pair(g, "stride", where, 1, MAX_STRIDE, 1)
+            padding = _pair(g, "padding", where, 0, MAX_KERNEL, 0)
+            dilation = _pair(g, "dilation", where, 1, MAX_KERNEL, 1)
+            groups = _scalar(g, "groups", where, 1, 1 << 16) if "groups" in g else 1
+        else:
+            stride = _scalar(g, "stride", where, 1, MAX_STRIDE)
+            padding = _scalar(g, "padding", where, 0, max(kh, kw) - 1)
+            if "dilation" in g:
+                _check(_scalar(g, "dilation", where, 1, 1) == 1, f"{where}: dilation must be 1")
+            if "groups" in g:
+                _check(_scalar(g, "groups", where, 1, 1) == 1, f"{where}: groups must be 1")
+        co, ci = (a, b * groups) if kind == "conv" else (b, a)
+        _check(co % groups == 0, f"{where}: {co} output channels do not split into {groups} groups")
+        _check(ci == in_shape[0], f"{where}: weight expects {ci} input channels, previous layer gives {in_shape[0]}")
         if "kernelSize" in g:
             ks = tuple(int(v) for v in _ints(g, "kernelSize", where, 2).reshape(-1))
             _check(ks in ((kh, kw), (kh,)) and (kh == kw or len(ks) == 2),
@@ -206,85 +296,107 @@ def _layer(g: h5py.Group, key: str, kind: str, in_shape: tuple[int, ...], flatte
             if k in g:
                 got = _scalar(g, k, where, 0, 2 ** 62)
                 _check(got == want, f"{where}: {k} = {got}, the weight gives {want}")
-        if "dilation" in g:
-            _check(_scalar(g, "dilation", where, 1, 1) == 1, f"{where}: dilation must be 1")
-        if "groups" in g:
-            _check(_scalar(g, "groups", where, 1, 1) == 1, f"{where}: groups must be 1")
         _, h, w = in_shape
+        (sh, sw), (ph, pw), (dh, dw) = (((v, v) if isinstance(v, int) else v) for v in (stride, padding, dilation))
         if kind == "conv":
-            want = (co, (h + 2 * padding - kh) // stride + 1, (w + 2 * padding - kw) // stride + 1)
+            want = (co, (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1, (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1)
         else:
-            want = (co, (h - 1) * stride - 2 * padding + kh, (w - 1) * stride - 2 * padding + kw)
+            want = (co, (h - 1) * sh - 2 * ph + kh, (w - 1) * sw - 2 * pw + kw)
         _check(min(want[1:]) >= 1 and out_shape == want,
                f"{where}: shape {out_shape} does not match input {in_shape}, kernel {kh}x{kw}, stride {stride}, "
                f"padding {padding} (gives {want})")
-    n_weights = math.prod(int(s) for s in wshape)
+    n_weights = math.prod(wshape) * (2 if rec else 1)
     _check(n_weights <= MAX_WEIGHTS, f"{where}: {n_weights} weights, at most {MAX_WEIGHTS} allowed")
-    weight = _ints(g, "weight", where, MAX_WEIGHTS)
+    weight = _ints(g, "weight", where, MAX_WEIGHTS).reshape(wshape)
     _in_range(weight, WEIGHT_MIN, WEIGHT_MAX, where, "weight mantissas")
     _check(bool(np.all(weight % 2 == 0)), f"{where}: weight mantissas must be even (8-bit mantissa grid)")
+    rec_weight = None
+    if rec:
+        rec_weight = _ints(g, "weight_rec", where, MAX_WEIGHTS).reshape(-1)
+        _check(rec_weight.size == out_shape[0] ** 2, f"{where}: weight_rec must be {out_shape[0]}x{out_shape[0]}")
+        rec_weight = rec_weight.reshape(out_shape[0], out_shape[0])
+        _in_range(rec_weight, WEIGHT_MIN, WEIGHT_MAX, where, "weight_rec mantissas")
+    fields = _neuron(g, where, plain, is_input=False)
     channels = out_shape[0]
     if "bias" in g:
         bias = _ints(g, "bias", where, MAX_NEURONS).reshape(-1)
         _check(bias.size == channels, f"{where}: bias has {bias.size} values, expected {channels} "
                                       f"({'one per output channel' if kind != 'dense' else 'one per neuron'})")
-        _in_range(bias, BIAS_MIN, BIAS_MAX, where, "bias mantissas")
+        lim = (BIAS_MIN, BIAS_MAX) if fields["neuron"] == "cuba" else (-SDNN_BIAS_LIMIT, SDNN_BIAS_LIMIT - 1)
+        _in_range(bias, *lim, where, "bias mantissas")
     else:
         bias = np.zeros(channels, np.int64)
-    exp = _scalar(g, "weightExponent", where, *EXPONENT_LIMITS) if "weightExponent" in g else 0
-    n = _group(g, "neuron", where)
-    nwhere = f"{where} neuron"
-    if "type" in n:
-        _check(_type(n, nwhere) == "CUBA", f"{nwhere}: only CUBA neurons are supported")
-    i_decay = _scalar(n, "iDecay", nwhere, 0, DECAY_SCALE)
-    v_decay = _scalar(n, "vDecay", nwhere, 0, DECAY_SCALE)
-    vth = _scalar(n, "vThMant", nwhere, 1, VTH_MAX)
+    _check(fields["neuron"] == "cuba" or not exp, f"{where}: weightExponent needs a CUBA neuron")
     return FixedLayer(name=name, op=kind, weight=weight.astype(np.int32), bias=bias.astype(np.int32),
                       in_shape=tuple(in_shape), out_shape=out_shape, stride=stride, padding=padding,
-                      i_decay=i_decay, v_decay=v_decay, vth=vth, spiking=role != "readout", weight_exp=exp,
-                      flatten_input=flatten)
+                      spiking=role != "readout", weight_exp=exp, flatten_input=flatten, dilation=dilation,
+                      groups=groups, rec_weight=None if rec_weight is None else rec_weight.astype(np.int32), **fields)
 
 
-def _layers(h: h5py.File) -> tuple[tuple[int, int, int], list[FixedLayer]]:
+def _layers(h: h5py.File, plain: bool = False, num_layers: int | None = None, skip_layers: int = 0,
+            input_bits: int = INPUT_MESSAGE_BITS) -> tuple[tuple[int, ...], list[FixedLayer], int]:
+    """``(input shape, layers, message bits of the network input)``; ``num_layers``/``skip_layers`` select
+    the ``/layer`` groups as ``netx.hdf5.Network`` does (plain files)."""
     groups = _group(h, "layer", "file")
     keys = list(groups.keys())
     _check(0 < len(keys) <= MAX_LAYERS, f"/layer must hold 1 to {MAX_LAYERS} layers, holds {len(keys)}")
     _check(sorted(keys) == sorted(str(i) for i in range(len(keys))),
            "/layer entries must be named 0, 1, ..., n-1")
     first = _group(groups, "0", "/layer")
-    _check(_type(first, "layer 0") == "input", "layer 0 must be the input layer")
-    input_shape = _shape(first, "layer 0 (input)", (3,))
-    shape: tuple[int, ...] = input_shape
+    kind0 = _type(first, "layer 0")
+    _check(kind0 == "input" or plain, "layer 0 must be the input layer")
+    shape: tuple[int, ...] = ()
     flatten = False
-    layers: list[FixedLayer] = []
+    built: list[tuple[int, FixedLayer]] = []
     neurons = synapses = 0
-    for i in range(1, len(keys)):
+    for i in range(min(len(keys), len(keys) if num_layers is None else num_layers)):
         key = str(i)
         g = _group(groups, key, "/layer")
         kind = _type(g, f"layer {key}")
+        if kind == "input":
+            _check(i == 0, f"layer {key}: an input layer after the first")
+            shape, layer = _input_layer(g, key, plain)
+            if layer is not None:
+                built.append((i, layer))
+                neurons += layer.neurons
+            continue
         if kind == "flatten":
             _check(not flatten, f"layer {key}: two flatten entries in a row")
+            _check(bool(shape), f"layer {key}: a flatten entry before any layer")
             shape, flatten = (math.prod(shape),), True
             if "shape" in g:
                 got = tuple(int(v) for v in _ints(g, "shape", f"layer {key} (flatten)", 4).reshape(-1))
-                _check(got in (shape, (shape[0], 1, 1)), f"layer {key} (flatten): shape {list(got)}, "
-                                                         f"the previous layer gives {shape[0]} values")
+                _check(math.prod(got) == shape[0] and (got in (shape, (shape[0], 1, 1)) or plain),
+                       f"layer {key} (flatten): shape {list(got)}, the previous layer gives {shape[0]} values")
             continue
-        _check(kind in ("conv", "convT", "dense"), f"layer {key}: unsupported layer type {kind[:20]!r}")
-        layer = _layer(g, key, kind, shape, flatten)
+        _check(kind in ("conv", "convT", "dense") or (plain and kind == "dense_rec"),
+               f"layer {key}: unsupported layer type {kind[:20]!r}")
+        if not shape:  # a file without input layer (NetX: the input comes from Network.inp)
+            _check(kind in ("dense", "dense_rec") and "weight" in g and isinstance(g["weight"], h5py.Dataset),
+                   f"layer {key}: the first layer needs an input layer with its shape")
+            ws = g["weight"].shape or ()
+            outs = _shape(g, f"layer {key} ({kind})", (1, 3))
+            _check(len(ws) in (1, 2), f"layer {key}: weight must be 1-D or 2-D")
+            shape = (int(ws[1]) if len(ws) == 2 else max(1, int(ws[0]) // math.prod(outs)),)
+        layer = _layer(g, key, kind, shape, flatten, plain)
         neurons += layer.neurons
         _check(neurons <= MAX_NEURONS, f"layer {key}: more than {MAX_NEURONS} neurons in all")
-        syn = math.prod(int(s) for s in layer.weight.shape) if kind == "dense" else layer.neurons * layer.fan_in
-        synapses += syn
+        synapses += layer.synapses
         _check(synapses <= MAX_SYNAPSES, f"layer {key}: more than {MAX_SYNAPSES} unrolled synapses in all")
-        layers.append(layer)
+        built.append((i, layer))
         shape, flatten = layer.out_shape, False
-    _check(bool(layers), "no conv, convT or dense layer")
     _check(not flatten, "the file ends with a flatten entry")
-    _check(not layers[-1].spiking, "the last layer must be the non-spiking readout (role 'readout')")
-    for layer in layers[:-1]:
-        _check(layer.spiking, f"layer {layer.name}: only the last layer may be the readout")
-    return input_shape, layers
+    for i, layer in built:
+        if i < skip_layers:  # NetX: skipped layers are left out; the network input replaces their output
+            input_bits = layer.message_bits
+    layers = [layer for i, layer in built if i >= skip_layers]
+    _check(bool(layers) and any(ly.op != "input" for ly in layers), "no conv, convT or dense layer")
+    input_shape = layers[0].in_shape
+    if not plain:
+        _check(not layers[-1].spiking, "the last layer must be the non-spiking readout (role 'readout')")
+        for layer in layers[:-1]:
+            _check(layer.spiking, f"layer {layer.name}: only the last layer may be the readout")
+    return input_shape, layers, input_bits
 
 
 # --- metadata ----------------------------------------------------------------------------------------
@@ -400,25 +512,52 @@ def check_decoding(path: str | Path, decoding: Any, keys: tuple[str, ...] | list
             raise InputError(path, f"{where} has shape {a.shape}, the readout gives {tuple(readout_shape)}") from None
 
 
-def load_checked(h: h5py.File, require_deploy: bool = False) -> tuple[FixedNetwork, dict[str, Any]]:
-    """The checked network and metadata of an open NetX file; raises :class:`_Bad` (see :func:`load`)."""
+def _plain_steps(h: h5py.File) -> int:
+    """``simulation/tSample`` of a plain NetX file (0: not given, the caller chooses)."""
+    sim = h.get("simulation")
+    if not isinstance(sim, h5py.Group) or "tSample" not in sim:
+        return 0
+    return _scalar(sim, "tSample", "simulation", 1, MAX_STEPS)
+
+
+def load_checked(h: h5py.File, require_deploy: bool = False, num_layers: int | None = None, skip_layers: int = 0,
+                 spike_exp: int = SPIKE_EXP, input_message_bits: int | None = None
+                 ) -> tuple[FixedNetwork, dict[str, Any]]:
+    """The checked network and metadata of an open NetX file; raises :class:`_Bad` (see :func:`load`).
+
+    A file without ``/loihi_hybrid`` is a plain NetX file: metadata ``{}``, ``steps`` from
+    ``simulation/tSample`` (else 0), and ``num_layers``, ``skip_layers``, ``spike_exp``,
+    ``input_message_bits`` mean what they mean to ``netx.hdf5.Network`` (default input: binary spikes)."""
     check_structure(h)
-    input_shape, layers = _layers(h)
-    meta = _metadata(h, len(layers), require_deploy)
-    steps = int(meta["steps"])
+    plain = "loihi_hybrid" not in h
+    _check(not plain or not require_deploy,
+           "no /loihi_hybrid metadata (a plain NetX file): it has no task to evaluate; run raw input arrays "
+           "through it (deploy.py --inputs FILE.npy)")
+    _check(num_layers is None or num_layers >= 1, "num_layers must be >= 1")
+    _check(0 <= skip_layers and 0 <= spike_exp <= 16, "skip_layers must be >= 0 and spike_exp in [0, 16]")
+    bits = (0 if plain else INPUT_MESSAGE_BITS) if input_message_bits is None else int(input_message_bits)
+    input_shape, layers, bits = _layers(h, plain, num_layers if plain else None, skip_layers if plain else 0, bits)
+    if plain:
+        meta: dict[str, Any] = {}
+        steps, warmup = _plain_steps(h), 0
+    else:
+        meta = _metadata(h, len(layers), require_deploy)
+        steps, warmup = int(meta["steps"]), int(meta["warmup"])
     neurons = sum(ly.neurons for ly in layers)
-    _check(neurons * steps <= MAX_NEURON_STEPS,
+    _check(neurons * max(steps, 1) <= MAX_NEURON_STEPS,
            f"{neurons} neurons x {steps} steps exceeds {MAX_NEURON_STEPS} neuron updates per sample")
-    for layer, k in zip(layers, meta["layer_scales"]):
+    for layer, k in zip(layers, meta.get("layer_scales", [1.0] * len(layers))):
         layer.scale = float(k)
-    net = FixedNetwork(layers=layers, input_shape=input_shape, steps=steps, warmup=int(meta["warmup"]),
-                       input_levels=int(meta["input_levels"]), meta=meta)
+    net = FixedNetwork(layers=layers, input_shape=input_shape, steps=steps, warmup=warmup,
+                       input_levels=int(meta.get("input_levels", INPUT_LEVELS)), meta=meta, input_bits=bits,
+                       spike_exp=spike_exp)
     return net, meta
 
 
-def load(h: h5py.File, path: str | Path, require_deploy: bool = False) -> tuple[FixedNetwork, dict[str, Any]]:
+def load(h: h5py.File, path: str | Path, require_deploy: bool = False, **netx_args: Any
+         ) -> tuple[FixedNetwork, dict[str, Any]]:
     """:func:`load_checked` with every problem as ``InputError(path, ...)``."""
     try:
-        return load_checked(h, require_deploy)
+        return load_checked(h, require_deploy, **netx_args)
     except _Bad as err:
         raise InputError(path, " ".join(str(err).split())) from None

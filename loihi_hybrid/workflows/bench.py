@@ -40,6 +40,7 @@ def _step(mode: str, steps: int, batch: int, repeats: int) -> dict[str, Any]:
 def _deploy_times(export: Path, n: int, data: str | None) -> dict[str, Any]:
     from ..backends.lava.runner import run_lava  # noqa: PLC0415 (Lava adapter)
     from ..fixedpoint import emulate  # noqa: PLC0415
+    from ..fixedpoint.emulator import DEFAULT_THREADS, emulator_threads  # noqa: PLC0415
     from .deploy import open_export  # noqa: PLC0415
 
     net, _, task = open_export(export)
@@ -47,12 +48,16 @@ def _deploy_times(export: Path, n: int, data: str | None) -> dict[str, Any]:
         x = task.load_data(data).test.x[:n]
     else:  # timing only: random images of the right shape
         x = np.random.default_rng(0).random((n, *net.input_shape)).astype(np.float32)
-    t0 = time.perf_counter()
-    emu = emulate(net, x)
-    emu_s = time.perf_counter() - t0
+    timed = {}
+    for key, threads in (("policy", None), ("default", DEFAULT_THREADS), ("one", 1)):
+        t0 = time.perf_counter()
+        emu = emulate(net, x, threads=threads)
+        timed[key] = time.perf_counter() - t0
     lava = run_lava(export, net, net.encode_input(x), backend="sim")
     same = bool(np.array_equal(emu.counts, lava.counts) and np.array_equal(emu.v_end, lava.v_end))
-    return {"samples": len(x), "images": "test split" if data else "random", "emu_s": emu_s,
+    return {"samples": len(x), "images": "test split" if data else "random", "emu_s": timed["policy"],
+            "emu_threads": emulator_threads(net, len(x)), "emu_default_threads": DEFAULT_THREADS,
+            "emu_default_threads_s": timed["default"], "emu_one_thread_s": timed["one"],
             "lava_sim_s": lava.seconds, "lava_build_s": lava.build_seconds, "spikes_identical": same}
 
 
@@ -80,6 +85,8 @@ def run_suite(quick: bool = False, export: str | Path | None = None, data: str |
         "hybrid_mem_T64_vs_T16": runs["hybrid_T64"]["peak_rss_mb"] / runs["hybrid_T16"]["peak_rss_mb"],
         "lava_sim_s_per_sample": dep["lava_sim_s"] / dep["samples"],
         "emulation_vs_lava_sim": dep["emu_s"] / dep["lava_sim_s"],
+        "lava_sim_vs_emulation_per_sample": dep["lava_sim_s"] / dep["emu_s"],
+        "emu_default_threads_vs_one_thread": dep["emu_default_threads_s"] / dep["emu_one_thread_s"],
         "absolute": {**runs, "deploy": dep,
                      "saved_bytes_ratios": {
                          "bptt_vs_hybrid": b["saved_bytes"] / h["saved_bytes"],
@@ -97,6 +104,10 @@ def format_result(r: dict[str, Any]) -> str:
     sb = r["absolute"]["saved_bytes_ratios"]
     lines.append(f"{'(autograd saved bytes) bptt/hybrid':<36} {sb['bptt_vs_hybrid']:.2f}, "
                  f"hybrid T64/T16 {sb['hybrid_T64_vs_T16']:.2f}")
+    d = r["absolute"]["deploy"]
+    lines.append(f"emulator {r['lava_sim_vs_emulation_per_sample']:.0f}x faster than the Lava simulator per sample "
+                 f"({d['emu_threads']} thread(s) by policy); default {d['emu_default_threads']} threads take "
+                 f"{r['emu_default_threads_vs_one_thread']:.2f}x the time of one")
     lines.append(f"Lava and emulator spikes identical: {r['absolute']['deploy']['spikes_identical']}; "
                  f"bench took {r['seconds']:.0f} s")
     return "\n".join(lines)

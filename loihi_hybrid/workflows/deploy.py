@@ -2,6 +2,10 @@
 
 The summary has the keys users script against: task, backend, model, metric_name, metric, n_samples,
 steps_per_sample, mean_firing_rate_hz, layers, energy, seconds, seconds_per_sample, extra.
+
+A plain NetX file (no ``/loihi_hybrid`` metadata, e.g. one that lava-dl wrote) has no task: :func:`deploy_raw`
+runs raw integer input arrays through it and reports the same activity, energy and fit figures (task,
+metric_name and metric None; rates at :data:`PLAIN_DT_S` per step), optionally saving every layer's output.
 """
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ import numpy as np
 from ..config import config_from_dict
 from ..data import ArraySplit, DataSplits
 from ..backends.registry import BackendOutput, get_backend, run_backend
+from ..fsio import atomic_write
 from ..backends.energy import energy_estimates, fit_report, layer_activity, mean_rate_hz
 from ..errors import InputError
 from ..fsio import check_writable
@@ -75,15 +80,21 @@ def resolve_protocol(task: Task, split: str, protocol: str | None) -> Task:
     return with_protocol(task, protocol)
 
 
-def summarise(task: Task, net: FixedNetwork, meta: dict[str, Any], out: BackendOutput, backend: str, path: Path,
-              n: int, seconds: float, metric: float | None, extra: dict[str, Any]) -> dict[str, Any]:
-    """The deployment summary of one back-end run (metric None: inputs without labels)."""
-    dt = task.cfg.dt_s
+PLAIN_DT_S = 1e-3  # plain NetX files carry no step duration: rates assume Loihi's nominal 1 ms per step
+NETX_READ_ARGS = ("num_layers", "skip_layers", "spike_exp", "input_message_bits")  # what changes the network
+
+
+def summarise(task: Task | None, net: FixedNetwork, meta: dict[str, Any], out: BackendOutput, backend: str,
+              path: Path, n: int, seconds: float, metric: float | None, extra: dict[str, Any]) -> dict[str, Any]:
+    """The deployment summary of one back-end run (metric None: inputs without labels; task None: raw
+    inputs, rates at the metadata's ``dt_s`` or :data:`PLAIN_DT_S`)."""
+    dt = float(meta.get("dt_s", PLAIN_DT_S)) if task is None else task.cfg.dt_s
     activity = layer_activity(net, out.counts, dt)
     energy = energy_estimates(net, activity)
     ann = energy["ann_estimate_uj_per_inference"]
     return {
-        "task": task.cfg.task, "backend": backend, "model": str(path), "metric_name": task.metric_name,
+        "task": None if task is None else task.cfg.task, "backend": backend, "model": str(path),
+        "metric_name": None if task is None else task.metric_name,
         "metric": None if metric is None else float(metric), "n_samples": n, "steps_per_sample": net.steps,
         "mean_firing_rate_hz": mean_rate_hz(net, out.counts, dt),
         "layers": [{k: r[k] for k in ("name", "neurons", "spikes", "firing_rate_hz", "synops")} for r in activity],
@@ -94,16 +105,18 @@ def summarise(task: Task, net: FixedNetwork, meta: dict[str, Any], out: BackendO
                   "neuron_updates_per_inference": sum(r["neurons"] for r in activity) * net.steps,
                   "synops_per_inference": sum(r["synops"] for r in activity),
                   "snn_horowitz_uj_per_inference": energy["snn_horowitz_uj_per_inference"],
-                  "snn_vs_ann_energy_ratio_horowitz": energy["snn_horowitz_uj_per_inference"] / ann,
-                  "loihi_vs_ann_energy_ratio": energy["loihi_estimate_uj_per_inference"] / ann,
+                  "snn_vs_ann_energy_ratio_horowitz": energy["snn_horowitz_uj_per_inference"] / ann if ann else None,
+                  "loihi_vs_ann_energy_ratio": energy["loihi_estimate_uj_per_inference"] / ann if ann else None,
                   "test_metric_at_export": meta.get("test_metric_at_export"), "fit": fit_report(net)},
     }
 
 
 def deploy(model_path: str | Path, data: DataSplits, backend: str = "sim", split: str = "test",
            limit: int | None = None, plots: str | Path | None = None,
-           progress: Callable[[int], None] | None = None, protocol: str | None = None) -> dict[str, Any]:
+           progress: Callable[[int], None] | None = None, protocol: str | None = None,
+           runner: Callable[..., tuple[BackendOutput, np.ndarray, float]] | None = None) -> dict[str, Any]:
     """Evaluate the export at ``model_path`` on ``data`` with ``backend``; returns the summary.
+    ``runner`` replaces :func:`infer` (same arguments; e.g. :func:`.shard.sharded_infer`).
 
     ``plots`` is checked before the evaluation; figures that still cannot be written afterwards (disk
     full) do not lose the result: the summary is returned with ``extra["plots_error"]`` and a warning."""
@@ -124,7 +137,7 @@ def deploy(model_path: str | Path, data: DataSplits, backend: str = "sim", split
     if placed != want_placed:
         raise InputError(path, f"the data were loaded under another protocol than the {task.cfg.data.protocol} "
                                f"protocol asked for (--split {split}): load them with the same task")
-    out, pred, seconds = infer(path, net, meta, task, part.x, backend, progress)
+    out, pred, seconds = (runner or infer)(path, net, meta, task, part.x, backend, progress)
     metric, extra = task.score(pred, part)
     extra.update(task.deploy_extra(data, part))
     summary = summarise(task, net, meta, out, backend, path, len(part), seconds, metric,
@@ -164,8 +177,13 @@ def deploy_arrays(model_path: str | Path, inputs: np.ndarray, labels: np.ndarray
                   backend: str = "emu", progress: Callable[[int], None] | None = None) -> dict[str, Any]:
     """Run the export at ``model_path`` on raw inputs (N, C, H, W) in [0, 1]; with ``labels``, score them.
 
-    The summary holds ``predictions`` (decoded as at training time) besides the usual keys."""
+    The summary holds ``predictions`` (decoded as at training time) besides the usual keys. A plain NetX
+    file has no decoding: its inputs go to :func:`deploy_raw` (integers, no labels)."""
     path = Path(model_path)
+    if is_plain(path):
+        if labels is not None:
+            raise InputError(path, "a plain NetX file has no task to score labels with")
+        return deploy_raw(path, inputs, backend=backend, progress=progress)
     net, meta, task = open_export(path)
     x = np.asarray(inputs, dtype=np.float32)
     if x.ndim == len(net.input_shape):
@@ -180,6 +198,94 @@ def deploy_arrays(model_path: str | Path, inputs: np.ndarray, labels: np.ndarray
         metric, extra = task.score(pred, split)
     summary = summarise(task, net, meta, out, backend, path, len(x), seconds, metric, {**extra, "data": "arrays"})
     summary["predictions"] = pred
+    return summary
+
+
+def is_plain(model_path: str | Path) -> bool:
+    """Whether ``model_path`` is a plain NetX file (readable, without ``/loihi_hybrid`` metadata)."""
+    net, meta = read_netx(model_path)
+    return not meta
+
+
+def raw_inputs(path: Path, net: FixedNetwork, inputs: np.ndarray | str | Path, layout: str = "chw",
+               bias_input: bool | None = None) -> np.ndarray:
+    """Checked raw inputs as int64 ``(N, *net.input_shape[, T])`` in (C, H, W) order.
+
+    ``inputs``: an array or a ``.npy`` file of whole numbers, ``(N, *shape)`` (the same every step) or
+    ``(N, *shape, T)``; ``layout="xyc"``: each sample in Lava's (x, y, c[, t]) order, as lava-dl keeps its
+    arrays. Bias inputs (a CUBA input layer) must fit the 13-bit bias register; messages 24 bits."""
+    if isinstance(inputs, (str, Path)):
+        src = Path(inputs)
+        if not src.is_file():
+            raise InputError(src, "inputs file not found")
+        try:
+            inputs = np.load(src, allow_pickle=False)
+        except (OSError, ValueError) as err:
+            raise InputError(src, f"not a readable .npy array: {' '.join(str(err).split())[:120]}") from None
+    x = np.asarray(inputs)
+    if layout not in ("chw", "xyc"):
+        raise InputError(None, f"input layout {layout!r}: choose chw or xyc")
+    shape = tuple(net.input_shape)
+    if layout == "xyc" and len(shape) == 3 and x.ndim in (4, 5):
+        x = np.moveaxis(x, (1, 2, 3), (3, 2, 1))
+    if x.ndim not in (len(shape) + 1, len(shape) + 2) or tuple(x.shape[1:len(shape) + 1]) != shape:
+        want = "x, y, c" if layout == "xyc" else "C, H, W"
+        raise InputError(path, f"expects inputs of shape (N, {', '.join(map(str, shape if layout == 'chw' else shape[::-1]))}"
+                               f"[, T]) ({want} order), got {tuple(np.asarray(inputs).shape)}")
+    if x.dtype.kind not in "biuf" or (x.dtype.kind == "f" and not (np.isfinite(x).all() and (x == np.round(x)).all())):
+        raise InputError(path, "raw inputs of a plain NetX file must be whole numbers (bias mantissas or messages)")
+    bias = net.bias_input if bias_input is None else bias_input
+    lo, hi = (-4096, 4095) if bias else (-(1 << 23), (1 << 23) - 1)
+    if x.size and (x.min() < lo or x.max() > hi):
+        raise InputError(path, f"raw inputs in [{x.min():g}, {x.max():g}], outside the "
+                               f"{'13-bit bias' if bias else '24-bit message'} range [{lo}, {hi}]")
+    return x.astype(np.int64)
+
+
+def deploy_raw(model_path: str | Path, inputs: np.ndarray | str | Path, backend: str = "emu", steps: int | None = None,
+               layout: str = "chw", bias_input: bool | None = None, save: str | Path | None = None,
+               progress: Callable[[int], None] | None = None, **netx_args: Any) -> dict[str, Any]:
+    """Run raw integer inputs through a NetX file (any: plain lava-dl files too) on ``backend``.
+
+    ``inputs`` (see :func:`raw_inputs`) enter the first layer as input messages or, for a CUBA ``input``
+    layer (``bias_input``, default), as its bias mantissas, as lava-dl's examples feed them. Each sample
+    runs ``steps`` steps (default: the inputs' time axis, else the file's ``simulation/tSample``) from
+    zero state. ``netx_args``: ``netx.hdf5.Network``'s ``num_layers``, ``skip_layers``, ``spike_exp``,
+    ``input_message_bits``, ``sparse_fc_layer``. ``save``: an ``.npz`` with every layer's messages
+    ``spikes_<i>`` (N, *shape, T), ``counts`` (N, L) and the last layer's state at the end (``v_end``).
+    Returns the summary (task None) with ``extra.layer_names``."""
+    get_backend(backend)
+    path = Path(model_path)
+    if save is not None:
+        check_writable(save)
+    net, meta = read_netx(path, **{k: v for k, v in netx_args.items() if k in NETX_READ_ARGS})
+    q = raw_inputs(path, net, inputs, layout, bias_input)
+    timed = q.ndim == len(net.input_shape) + 2
+    T = steps or (q.shape[-1] if timed else net.steps)
+    if not T or T < 1 or (timed and q.shape[-1] != T):
+        raise InputError(path, "give the steps per sample (--steps T): the inputs have no time axis and the file "
+                               "no simulation/tSample" if not T else f"the inputs have {q.shape[-1]} steps, not {T}")
+    net.steps, net.warmup = int(T), 0
+    t0 = time.perf_counter()
+    backend_obj = get_backend(backend)
+    reason = backend_obj.unavailable_reason()
+    if reason:
+        raise InputError(None, f"--backend {backend}: {reason}")
+    out = backend_obj.run_raw(path, net, q, int(T), net.bias_input if bias_input is None else bias_input,
+                              save is not None, netx_args, progress)
+    seconds = time.perf_counter() - t0
+    summary = summarise(None, net, meta, out, backend, path, len(q), seconds, None,
+                        {"data": "arrays", "layer_names": [ly.name for ly in net.layers],
+                         "input": "bias" if (net.bias_input if bias_input is None else bias_input) else "messages"})
+    if save is not None:
+        arrays = {f"spikes_{i}": s for i, s in enumerate(out.spikes or [])}
+        arrays.update(counts=out.counts, v_end=out.v_end)
+
+        def write(tmp: Path) -> None:
+            with open(tmp, "wb") as f:
+                np.savez_compressed(f, **arrays)
+        atomic_write(Path(save), write)
+        summary["extra"]["saved"] = str(save)
     return summary
 
 

@@ -1,9 +1,14 @@
 """``HybridNetwork``: NetX's HDF5 network loader, extended to the layers loihi-hybrid exports.
 
-Standard ``conv``/``dense`` layers are built by NetX itself. ``convT`` layers, and ``conv`` layers that
-carry a ``weightExponent`` (which Lava's ``Conv`` process ignores), become NetX ``Dense`` blocks on a
-``Sparse`` synapse holding the unrolled kernel, with the exponent. Everything runs as Lava processes
-(no host computation inside the network). Each layer's output is exposed in Lava's (x, y, c) shape.
+A drop-in for ``netx.hdf5.Network``: the same arguments (``num_layers``, ``skip_layers``,
+``input_message_bits``, ``input_shape``, ``reset_interval``, ``reset_offset``, ``spike_exp``,
+``sparse_fc_layer``) with the same meaning, and NetX's own blocks for every layer it can build (input
+layers with neurons, conv with per-axis stride/padding/dilation, dense, ``dense_rec``, SDNN neurons).
+On top, ``convT`` layers and ``conv``/``dense`` layers that carry a ``weightExponent`` (which Lava's
+``Conv`` process ignores) become NetX ``Dense`` blocks on a ``Sparse`` synapse holding the unrolled kernel,
+with the exponent. Everything runs as Lava processes (no host computation inside the network). Each
+layer's output is exposed in Lava's (x, y, c) shape (``layer_outputs``), with its (C, H, W) or (F,) shape
+(``layer_shapes``) and name (``layer_names``).
 """
 from __future__ import annotations
 
@@ -24,9 +29,10 @@ from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol  # noqa:
 from .unroll import unrolled  # noqa: E402
 
 
-def _chw(shape: Any) -> tuple[int, int, int]:
-    s = tuple(int(v) for v in np.asarray(shape).reshape(-1))
-    return s if len(s) == 3 else (s[0], 1, 1)
+def _file_shape(g: Any, kind: str) -> tuple[int, ...]:
+    """A layer's output shape as loihi-hybrid uses it: (C, H, W), or (F,) for dense layers."""
+    s = tuple(int(v) for v in np.asarray(g.f["shape"][()]).reshape(-1))
+    return (int(np.prod(s)),) if kind in ("dense", "dense_rec") or len(s) == 1 else s
 
 
 class HybridNetwork(netx.hdf5.Network):
@@ -34,52 +40,65 @@ class HybridNetwork(netx.hdf5.Network):
 
     def _create(self) -> list:
         cfg = self.net_config["layer"]
+        n = len(cfg) if self.num_layers is None else min(len(cfg), self.num_layers)
         layers: list = []
         self.layer_names: list[str] = []
         self.layer_shapes: list[tuple[int, ...]] = []  # (C, H, W) or (F,)
         self.layer_outputs: list = []                      # each layer's output in Lava's (x, y, c) shape
         bits = self.input_message_bits
         offset = self.reset_offset + 1                 # NetX convention: hardware time starts at 1
-        shape_chw: tuple[int, ...] = ()
-        pending_flatten = False
+        reset = self.reset_interval
+        shape_chw: tuple[int, ...] = tuple(self.input_shape[::-1]) if self.input_shape else ()
+        flatten = False
         prev_port = None
         self.net_str += self._table_str(header=True) + "\n"
-        for i in range(len(cfg)):
+        for i in range(n):
             g = cfg[i]
             kind = g["type"]
-            if kind == "input":
-                shape_chw = _chw(g.f["shape"][()])
-                self.input_shape = tuple(shape_chw[::-1])
-                continue
+            keep = i >= self.skip_layers
             if kind == "flatten":
-                pending_flatten = True
+                flatten = True
                 continue
             exp = int(g.f["weightExponent"][()]) if "weightExponent" in g.keys() else 0
-            if kind == "conv" and exp == 0:
-                in_shape = self.input_shape if not layers else tuple(self.layer_shapes[-1][::-1])
-                block, table = self.create_conv(layer_config=g, input_shape=in_shape, input_message_bits=bits,
-                                                reset_interval=self.reset_interval, reset_offset=offset)
-            elif kind == "dense" and exp == 0:
-                block, table = self.create_dense(layer_config=g, input_message_bits=bits,
-                                                 reset_interval=self.reset_interval, reset_offset=offset)
+            if kind == "input":
+                shape_chw = _file_shape(g, kind)
+                if "neuron" not in g.keys():
+                    self.input_shape = tuple(shape_chw[::-1])
+                    continue
+                block, table = self.create_input(g, reset_interval=reset, reset_offset=offset,
+                                                 spike_exp=self.spike_exp)
+            elif kind == "conv" and exp == 0:
+                if not shape_chw:
+                    raise RuntimeError("Input shape could not be inferred: give input_shape=(x, y, c)")
+                block, table = self.create_conv(layer_config=g, input_shape=tuple(shape_chw[::-1]),
+                                                input_message_bits=bits, reset_interval=reset, reset_offset=offset,
+                                                spike_exp=self.spike_exp)
+            elif kind in ("dense", "dense_rec") and exp == 0:
+                block, table = self.create_dense(layer_config=g, input_message_bits=bits, reset_interval=reset,
+                                                 reset_offset=offset, spike_exp=self.spike_exp,
+                                                 sparse_synapse=self.sparse_fc_layer, rec=kind == "dense_rec")
             elif kind in ("conv", "convT", "dense"):
                 block, table = self._create_sparse(g, kind, shape_chw, exp, bits, offset)
             else:
-                raise ValueError(f"layer {i}: unsupported layer type {kind!r}")
-            out_shape = tuple(int(v) for v in np.asarray(g.f["shape"][()]).reshape(-1))
-            out_port = block.out if len(out_shape) == 1 or kind == "conv" and exp == 0 \
+                raise NotImplementedError(f"{kind} is not implemented.")
+            bits = block.output_message_bits
+            out_shape = _file_shape(g, kind)
+            shape_chw = out_shape
+            if not keep:  # NetX: a skipped layer's output becomes the network's input
+                self.input_shape = tuple(out_shape[::-1])
+                prev_port, flatten = None, False
+                continue
+            out_port = block.out if len(out_shape) == 1 or kind in ("conv", "input") and exp == 0 \
                 else block.out.reshape(tuple(out_shape[::-1]))
-            src = self.inp_port_source(prev_port, pending_flatten, block)
+            src = self.inp_port_source(prev_port, flatten, block)
             if src is not None:
                 src.connect(block.inp)
             layers.append(block)
-            attrs = g.f.attrs if hasattr(g, "f") else {}
-            self.layer_names.append(str(attrs.get("name", f"layer{i}")))
+            name = g.f.attrs.get("name", "input" if kind == "input" else f"layer{i}")
+            self.layer_names.append(name.decode() if isinstance(name, bytes) else str(name))
             self.layer_shapes.append(out_shape)
             self.layer_outputs.append(out_port)
-            prev_port, pending_flatten = out_port, False
-            shape_chw = out_shape if len(out_shape) == 3 else (out_shape[0], 1, 1)
-            bits = block.output_message_bits
+            prev_port, flatten = out_port, False
             offset += 1
             self.net_str += table + "\n"
         self.net_str = self.net_str[:-1]

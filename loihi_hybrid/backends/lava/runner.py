@@ -7,7 +7,14 @@ sample the readout voltage at the start and at the end of the readout window; a 
 layer counts spikes per step.
 
 Timing (1-based Lava steps): sample ``k`` frame ``f`` leaves the dataloader at step ``kT + f + 2`` and
-layer ``i`` (0-based) integrates it at step ``kT + f + 3 + i``.
+layer ``i`` (0-based) integrates it at step ``kT + f + 3 + i``. A plain NetX file whose first layer is an
+``input`` layer with a neuron is fed without a synapse in between: into that neuron's bias (a
+``StateDataloader`` writing ``bias_mant`` after step ``kT + 1``, as lava-dl's examples set it) or its
+``a_in``; there layer ``i`` integrates frame ``f`` at step ``kT + f + 2 + i``.
+
+Sigma-delta neurons cannot be reset (NetX ignores ``reset_interval`` for them), so a network with them
+runs each sample as a fresh Lava run of ``T`` steps, input from a ``RingBuffer`` source: the emulator's
+``pipeline`` timing.
 """
 from __future__ import annotations
 
@@ -31,7 +38,8 @@ warnings.filterwarnings("ignore", message="Cannot import module", category=UserW
 
 from lava.magma.core.run_conditions import RunSteps  # noqa: E402
 from lava.magma.core.run_configs import Loihi2SimCfg  # noqa: E402
-from lava.proc.io.dataloader import PySpikeModelFixed, SpikeDataloader  # noqa: E402
+from lava.proc.io.dataloader import PySpikeModelFixed, SpikeDataloader, StateDataloader  # noqa: E402
+from lava.proc.io.source import RingBuffer as SpikeSource  # noqa: E402
 from lava.proc.io.sink import PyReadFixed, Read  # noqa: E402
 from lava.proc.io.sink import RingBuffer as SpikeSink  # noqa: E402
 
@@ -39,7 +47,7 @@ from .network import HybridNetwork  # noqa: E402
 from .probes import PySpikeCounterModel, SpikeCounter  # noqa: E402
 from .unroll import xyz_index  # noqa: E402
 
-FIRST_STEP = 2  # 0-based run step at which layer 0 integrates frame 0 of sample 0
+FIRST_STEP = 2  # 0-based run step at which layer 0 integrates frame 0 of sample 0 (1 without a synapse)
 
 
 @dataclass
@@ -55,17 +63,28 @@ class LavaRun:
     profile: dict = field(default_factory=dict)
 
 
-class _Frames:
-    """Dataset for ``SpikeDataloader``: sample k -> its graded input repeated over T steps, in (x, y, c)."""
+def _xyc(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """One sample ``(*shape[, T])`` in (C, H, W) order -> Lava's (x, y, c[, T]) order, int32."""
+    if len(shape) == 3:
+        a = np.moveaxis(a, (0, 1, 2), (2, 1, 0))
+    return np.ascontiguousarray(a, dtype=np.int32)
 
-    def __init__(self, q: np.ndarray, steps: int) -> None:
+
+class _Frames:
+    """Dataset for the dataloaders: sample k -> its input in (x, y, c), repeated over T steps (``steps``) or
+    as it is (``steps`` None: a bias, or a sample that has its own time axis)."""
+
+    def __init__(self, q: np.ndarray, steps: int | None, shape: tuple[int, ...] | None = None) -> None:
         self.q, self.steps = q, steps
+        self.shape = tuple(q.shape[1:4]) if shape is None else shape
 
     def __len__(self) -> int:
         return len(self.q)
 
     def __getitem__(self, k: int) -> tuple[np.ndarray, int]:
-        frame = np.transpose(self.q[k], (2, 1, 0)).astype(np.int32)
+        frame = _xyc(self.q[k], self.shape)
+        if self.steps is None or frame.ndim > len(self.shape):
+            return frame, 0
         return np.repeat(frame[..., None], self.steps, axis=-1), 0
 
 
@@ -121,37 +140,61 @@ def _measured_uj(profilers: dict, n_samples: int) -> tuple[float | None, dict]:
     return energy_j / n_samples * 1e6, {"total_power_w": total_w, "steps_s": float(step_s.sum())}
 
 
+def _state_var(block: object) -> object:
+    """The readout's state: the voltage of a CUBA neuron, the running sum of a sigma-delta one."""
+    neuron = block.neuron
+    return neuron.v if hasattr(neuron, "v") else neuron.sigma
+
+
 def run_lava(path: str | Path, net: FixedNetwork, q: np.ndarray, backend: str = "sim",
              watch: dict[int, np.ndarray] | None = None, record_trains: bool = False,
-             chunk: int = 8, progress: Callable[[int], None] | None = None) -> LavaRun:
-    """Stream graded inputs ``q`` (N, C, H, W) through the exported network at ``path`` on Lava.
+             chunk: int = 8, progress: Callable[[int], None] | None = None, steps: int | None = None,
+             bias_input: bool | None = None, netx_args: dict | None = None) -> LavaRun:
+    """Stream inputs ``q`` (N, *input shape[, T]) in (C, H, W) order through the network at ``path`` on Lava.
 
+    ``q``: graded input spikes for an export; for a plain NetX file, the first layer's input messages or
+    (``bias_input``, default ``net.bias_input``) its bias mantissas. ``steps``: per sample (default
+    ``net.steps``). ``netx_args``: ``netx.hdf5.Network``'s arguments (``num_layers``, ``skip_layers``, ...).
     ``watch``: layer index -> flat (C, H, W)-order neuron indices whose spikes in sample 0 go into the
     raster. ``record_trains`` keeps every spike (small networks only: parity tests).
     """
+    T = net.steps if steps is None else steps
+    bias_input = net.bias_input if bias_input is None else bias_input
+    if bias_input and q.ndim > len(net.input_shape) + 1:
+        raise InputError(None, "inputs that set the input layer's bias must be the same every step (no time axis) "
+                               "on Lava")
+    args = {"input_message_bits": net.input_bits, **(netx_args or {})}
+    if any(ly.neuron != "cuba" for ly in net.layers):
+        return _run_fresh(path, net, q, backend, T, bias_input, args, record_trains, progress)
     t_start = time.perf_counter()
-    T, n = net.steps, len(q)
+    n = len(q)
     L = len(net.layers)
-    total = n * T + FIRST_STEP + L - 1
+    direct = net.layers[0].op == "input"   # no synapse before the first layer
+    first = FIRST_STEP - direct
+    total = n * T + first + L - 1
     cfg, profilers = _run_config(backend)
-    lnet = HybridNetwork(net_config=str(path), input_message_bits=INPUT_MESSAGE_BITS,
-                         reset_interval=T, reset_offset=FIRST_STEP)
-    loader = SpikeDataloader(dataset=_Frames(q, T), interval=T, offset=0)
-    src = loader.s_out if loader.s_out.shape == lnet.inp.shape else loader.s_out.flatten()
-    src.connect(lnet.inp)
-    readout = lnet.layers[-1].neuron
-    last = FIRST_STEP + L - 1  # 0-based step of frame 0 at the readout
+    lnet = HybridNetwork(net_config=str(path), reset_interval=T, reset_offset=first, **args)
+    if bias_input:
+        loader = StateDataloader(dataset=_Frames(q, None, net.input_shape), interval=T, offset=0)
+        loader.connect_var(lnet.layers[0].neuron.bias_mant)
+    else:
+        loader = SpikeDataloader(dataset=_Frames(q, T, net.input_shape), interval=T, offset=0)
+        port = lnet.layers[0].neuron.a_in if direct else lnet.inp
+        src = loader.s_out if loader.s_out.shape == port.shape else loader.s_out.flatten()
+        src.connect(port)
+    readout = lnet.layers[-1]
+    last = first + L - 1  # 0-based step of frame 0 at the readout
     reads = {}
     for key, first_frame_end in (("warm", net.warmup - 1), ("end", T - 1)):
         step = last + first_frame_end  # 0-based run step whose end holds the value, for sample 0
         r = Read(buffer=n + 2 + step // T, interval=T, offset=step % T)
-        r.connect_var(readout.v)
+        r.connect_var(_state_var(readout))
         reads[key] = (r, step // T)
     counters, sinks = [], []
     for i, (port, shape) in enumerate(zip(lnet.layer_outputs, lnet.layer_shapes)):
         idx = np.asarray((watch or {}).get(i, []), dtype=np.int64)
         lava_idx = idx if len(shape) == 1 else xyz_index(*np.unravel_index(idx, shape), shape)
-        c = SpikeCounter(shape=port.shape, num_steps=total, watch=lava_idx, raster_start=FIRST_STEP + i,
+        c = SpikeCounter(shape=port.shape, num_steps=total, watch=lava_idx, raster_start=first + i,
                          raster_len=T if len(idx) else 0)
         port.connect(c.s_in)
         counters.append(c)
@@ -163,11 +206,11 @@ def run_lava(path: str | Path, net: FixedNetwork, q: np.ndarray, backend: str = 
     done = 0
     try:
         while done < total:
-            k = min(chunk * T if done else FIRST_STEP + L - 1 + chunk * T, total - done)
+            k = min(chunk * T if done else first + L - 1 + chunk * T, total - done)
             lnet.run(condition=RunSteps(num_steps=k), run_cfg=cfg)
             done += k
             if progress is not None:  # samples whose readout window has ended
-                progress(min(n, max(0, (done - FIRST_STEP - L + 1) // T)))
+                progress(min(n, max(0, (done - first - L + 1) // T)))
         per_step = [c.per_step.get().astype(np.int64) for c in counters]
         rasters = [c.raster.get() for c in counters]
         v = {key: r.data.get() for key, (r, _) in reads.items()}
@@ -177,7 +220,7 @@ def run_lava(path: str | Path, net: FixedNetwork, q: np.ndarray, backend: str = 
     seconds = time.perf_counter() - t_start
     counts = np.zeros((n, L), np.int64)
     for i, ps in enumerate(per_step):
-        start = FIRST_STEP + i
+        start = first + i
         counts[:, i] = ps[start:start + n * T].reshape(n, T).sum(1)
     out_shape = net.readout.out_shape
     vals = {}
@@ -194,11 +237,62 @@ def run_lava(path: str | Path, net: FixedNetwork, q: np.ndarray, backend: str = 
     if trains is not None:
         spikes = []
         for i, (tr, shape) in enumerate(zip(trains, lnet.layer_shapes)):
-            start = FIRST_STEP + i
+            start = first + i
             win = tr[..., start:start + n * T]
             win = _to_chw(win, shape)  # (*shape, n*T)
-            spikes.append(np.moveaxis(win.reshape(*shape, n, T), -2, 0) != 0)
+            spikes.append(_spike_values(np.moveaxis(win.reshape(*shape, n, T), -2, 0)))
     uj, prof = _measured_uj(profilers, n)
     return LavaRun(v_warm=vals["warm"], v_end=vals["end"], counts=counts, raster=raster, seconds=seconds,
                    build_seconds=build_s, measured_uj_per_inference=uj, trains=spikes, profile=prof)
 
+
+
+def _spike_values(a: np.ndarray) -> np.ndarray:
+    """Recorded messages: bool for binary spikes, int32 for graded ones."""
+    return a != 0 if np.isin(a, (0, 1)).all() else a.astype(np.int32)
+
+
+def _run_fresh(path: str | Path, net: FixedNetwork, q: np.ndarray, backend: str, T: int, bias_input: bool,
+               args: dict, record_trains: bool, progress: Callable[[int], None] | None) -> LavaRun:
+    """Each sample as a fresh Lava run of ``T`` steps (sigma-delta networks, which cannot be reset)."""
+    t_start = time.perf_counter()
+    cfg, _ = _run_config(backend)
+    n, L = len(q), len(net.layers)
+    counts = np.zeros((n, L), np.int64)
+    v_end = np.zeros((n, *net.readout.out_shape), np.int64)
+    trains: list[list[np.ndarray]] = [[] for _ in range(L)]
+    build_s = 0.0
+    for k in range(n):
+        t0 = time.perf_counter()
+        lnet = HybridNetwork(net_config=str(path), **args)
+        frame = _xyc(q[k], net.input_shape)
+        data = frame if frame.ndim > len(net.input_shape) else np.repeat(frame[..., None], T, axis=-1)
+        if bias_input:
+            lnet.layers[0].neuron.bias_mant.init = data[..., 0]
+        else:
+            source = SpikeSource(data=data)
+            port = lnet.layers[0].neuron.a_in if net.layers[0].op == "input" else lnet.inp
+            (source.s_out if source.s_out.shape == port.shape else source.s_out.flatten()).connect(port)
+        counters, sinks = [], []
+        for port in lnet.layer_outputs:
+            c = SpikeCounter(shape=port.shape, num_steps=T, watch=np.zeros(0, np.int64))
+            port.connect(c.s_in)
+            counters.append(c)
+            if record_trains:
+                s = SpikeSink(shape=port.shape, buffer=T)
+                port.connect(s.a_in)
+                sinks.append(s)
+        build_s += time.perf_counter() - t0
+        try:
+            lnet.run(condition=RunSteps(num_steps=T), run_cfg=cfg)
+            counts[k] = [int(c.per_step.get().sum()) for c in counters]
+            v_end[k] = _to_chw(np.asarray(_state_var(lnet.layers[-1]).get())[..., None], net.readout.out_shape)[..., 0]
+            for i, (s, shape) in enumerate(zip(sinks, lnet.layer_shapes)):
+                trains[i].append(_to_chw(s.data.get(), shape))
+        finally:
+            lnet.stop()
+        if progress is not None:
+            progress(k + 1)
+    spikes = [_spike_values(np.stack(tr)) for tr in trains] if record_trains else None
+    return LavaRun(v_warm=np.zeros_like(v_end), v_end=v_end, counts=counts, raster={},
+                   seconds=time.perf_counter() - t_start, build_seconds=build_s, trains=spikes)
