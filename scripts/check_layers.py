@@ -23,7 +23,7 @@ LAYERS = (
     ("config", "data"),
     ("models",),
     ("fixedpoint",),
-    ("backends",),
+    ("backends", "interop"),
     ("tasks",),
     ("training", "reports"),
     ("workflows",),

@@ -14,5 +14,6 @@ fi
 python -m pip install -q --upgrade pip==24.3.1
 python -m pip install -q -r requirements/base.txt
 python -m pip install -q --no-deps --ignore-requires-python -r requirements/lava.txt
+python -m pip install -q --no-deps -r requirements/nir.txt  # NIR export + snnTorch check (2 MB, no torch resolve)
 python -m pip install -q --no-deps -e .
 python -c "import loihi_hybrid.compat.lava_py311 as c; c.check()"

@@ -10,7 +10,8 @@ from typing import Any
 import torch
 
 from ..config import RunConfig
-from ..fixedpoint.format import INPUT_MESSAGE_BITS, FixedNetwork
+from ..fixedpoint.format import INPUT_LEVELS, INPUT_MESSAGE_BITS, FixedNetwork
+from ..fixedpoint.plain import plain_netx_issues
 from ..tasks import Task
 
 
@@ -21,12 +22,12 @@ def _version(pkg: str) -> str | None:
         return None
 
 
-def preprocessing(task: Task, cfg: RunConfig, source: str) -> dict[str, Any]:
+def preprocessing(task: Task, cfg: RunConfig, source: str, input_levels: int = INPUT_LEVELS) -> dict[str, Any]:
     h, w = cfg.data.input_size
     return {"input_size_hw": [h, w], "data_source": source, "split_seed": cfg.seed,
             "test_frac": cfg.data.test_frac, "val_frac": cfg.data.val_frac,
-            "encoding": f"pixel values in [0, 1] x 255, rounded: {INPUT_MESSAGE_BITS}-bit graded spikes to "
-                        "the first layer, the same frame every step",
+            "encoding": f"pixel values in [0, 1] x {input_levels}, rounded: graded spikes ({INPUT_MESSAGE_BITS}-bit "
+                        "messages) to the first layer, the same frame every step",
             **task.preprocessing(source)}
 
 
@@ -41,9 +42,12 @@ def decoding(task: Task, model: torch.nn.Module, fixed: FixedNetwork) -> dict[st
 
 
 def netx_loadable(fixed: FixedNetwork) -> str:
-    """Whether plain lava-dl NetX can load the file, or which layers need the project's loader."""
-    special = sorted({ly.name for ly in fixed.layers if ly.op == "convT" or ly.weight_exp})
-    return f"HybridNetwork only: {', '.join(special)}" if special else "plain NetX"
+    """What plain lava-dl NetX 0.6 does with the file: runs it as ``sim`` does, or refuses it and why."""
+    issues = plain_netx_issues(fixed)
+    if not issues:
+        return (f"plain NetX: netx.hdf5.Network(file, input_message_bits={INPUT_MESSAGE_BITS}) runs it spike for "
+                "spike as the sim back end")
+    return f"HybridNetwork only (plain NetX refuses the file): {'; '.join(issues)}"
 
 
 def export_metadata(task: Task, model: torch.nn.Module, fixed: FixedNetwork, source: str, stage: str,
@@ -52,7 +56,7 @@ def export_metadata(task: Task, model: torch.nn.Module, fixed: FixedNetwork, sou
     cfg = task.cfg
     return {"task": cfg.task, "stage": stage, "metric_name": task.metric_name,
             "input_shape_chw": list(fixed.input_shape), "input_message_bits": INPUT_MESSAGE_BITS,
-            "dt_s": cfg.dt_s, "preprocessing": preprocessing(task, cfg, source),
+            "dt_s": cfg.dt_s, "preprocessing": preprocessing(task, cfg, source, fixed.input_levels),
             "decoding": decoding(task, model, fixed), "test_metric_at_export": metrics,
             "config": cfg.to_dict(),
             "versions": {"lava-nc": _version("lava-nc"), "lava-dl": _version("lava-dl"),
