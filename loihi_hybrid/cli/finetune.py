@@ -6,11 +6,15 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..config import config_from_dict
 from ..errors import InputError
-from ..tasks import get_task, task_names
+from ..tasks import Task, get_task, task_names
 from .common import run_cli
+
+if TYPE_CHECKING:
+    import torch
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -75,25 +79,40 @@ def main(argv: list[str] | None = None) -> int:
     out_holder: list[Path] = []
 
     def body() -> int:
-        import torch
-
         net = get_task(a.network)
         if a.data is not None and not Path(a.data).is_dir():
             raise InputError(a.data, "data folder not found")
         if a.resume and not a.out:
             raise InputError(None, "--resume needs --out DIR of the run to continue")
-        out = Path(a.out or f"runs/{a.network}-{time.strftime('%Y%m%d-%H%M%S')}")
+        from ..training import distributed
         from ..workflows import runfolder
 
-        runfolder.check_out(out, a.resume, a.force)  # a file, read-only, a run without --resume/--force
-        runfolder.resolve_device(a.device)
+        device = runfolder.resolve_device(a.device)
+        with distributed.process_group(device) as device:  # under torchrun: one rank of its group
+            try:
+                return train(net, device, distributed.is_main())
+            except distributed.FailedOnMain:  # rank 0 failed a check and reports it
+                return 2
+
+    def train(net: type[Task], device: torch.device, main: bool) -> int:
+        """The run, as one process or as one rank (rank 0: ``main``, prints)."""
+        import torch
+
+        from ..training import distributed
+        from ..workflows import runfolder
+
+        say = print if main else (lambda *_: None)
+        # rank 0 names the folder (a default name holds the time) and checks it and the data source
+        out = Path(distributed.on_main(lambda: a.out or f"runs/{a.network}-{time.strftime('%Y%m%d-%H%M%S')}"))
+        # a file, read-only, a run without --resume/--force
+        distributed.on_main(lambda: runfolder.check_out(out, a.resume, a.force))
         if a.resume:
-            runfolder.check_resume_source(out, a.data)
+            distributed.on_main(lambda: runfolder.check_resume_source(out, a.data))
         out_holder.append(out)
-        saved = _saved_config(out) if a.resume else None
+        saved = distributed.on_main(lambda: _saved_config(out)) if a.resume else None
         if saved is not None:
             cfg = saved
-            print(f"resuming {out} with its saved config")
+            say(f"resuming {out} with its saved config")
         else:
             cfg = net.config(synthetic=a.data is None, user_file=a.config, overrides=_overrides(a))
         from ..reports.table import results_table  # bad input fails before these imports
@@ -101,10 +120,12 @@ def main(argv: list[str] | None = None) -> int:
 
         torch.set_num_threads(max(1, torch.get_num_threads()))
         data = net(cfg).load_data(a.data)
-        print(f"data: {data.source} — train {len(data.train)}, val {len(data.val)}, test {len(data.test)}"
-              + (f"; {len(data.skipped)} samples left out" if data.skipped else ""))
+        say(f"data: {data.source} — train {len(data.train)}, val {len(data.val)}, test {len(data.test)}"
+            + (f"; {len(data.skipped)} samples left out" if data.skipped else ""))
         stages = ("converted", "hybrid") if a.export_converted else ("hybrid",)
-        summary = run_pipeline(cfg, data, out, resume=a.resume, device=a.device, export=stages, force=a.force)
+        summary = run_pipeline(cfg, data, out, resume=a.resume, device=str(device), export=stages, force=a.force)
+        if not main:
+            return 0
         print()
         print(f"{a.network} on {data.source}, T = {cfg.steps} steps (test split, n = {len(data.test)})")
         print(results_table(summary))

@@ -15,6 +15,7 @@ import torch
 from ..config import ConversionConfig
 from ..data import ArraySplit
 from ..models import Mode, SpikingNetwork
+from . import distributed
 from .loop import batches, to_tensor
 
 
@@ -31,7 +32,7 @@ def normalised_alphas(model: SpikingNetwork, train: ArraySplit, conv: Conversion
     model.set_alphas([base] * len(model.spiking_layers()))
     model.eval()
     device = next(model.parameters()).device
-    sub = train.subset(np.arange(min(len(train), max_samples)))
+    sub = train.subset(distributed.block(min(len(train), max_samples)))  # this rank's share
     acts: list[list[np.ndarray]] = [[] for _ in model.spiking_layers()]
     for x, _ in batches(sub, batch_size):
         model(to_tensor(x, device), Mode.ANN, 1)
@@ -40,7 +41,7 @@ def normalised_alphas(model: SpikingNetwork, train: ArraySplit, conv: Conversion
     model.set_alphas(previous)
     alphas = []
     for a in acts:
-        p = float(np.percentile(np.concatenate(a), conv.percentile))
+        p = distributed.percentile(np.concatenate(a or [np.empty(0, np.float32)]), conv.percentile)  # all ranks
         alphas.append(conv.norm_rate / p if p > 1e-6 else base)  # a silent layer keeps the global scale
     return alphas
 
