@@ -40,8 +40,12 @@ class TrainConfig:
     patience: int = 3                   # hybrid early stopping on the validation metric
     rate_target_hz: float = 250.0       # firing-rate regularisation target
     rate_reg_weight: float = 0.01       # weight of the rate term (the task loss has weight 1.0)
+    rate_penalty: str = "toward"        # "toward" (two-sided pull to the target, paper) or "above" (only above it)
+    synops_reg_weight: float = 0.0      # weight of the SynOps-weighted activity term (rate x fan-out), 0: off
+    hybrid_steps: tuple[int, ...] = ()  # T of each hybrid epoch (curriculum, the last repeats); (): steps
     bce_weight: float = 0.5             # CAE loss = bce_weight*BCE + dice_weight*soft Dice
     dice_weight: float = 0.5
+    box_loss: str = "mse"               # LocNet: "mse" (paper) or "smooth_l1" (Huber, beta 0.1, standardised units)
     method: str = "hybrid"              # fine-tuning method: "hybrid" (rate backward) or "bptt" (SLAYER)
     max_train_batches: int | None = None  # cap per spiking epoch (None: all)
 
@@ -59,6 +63,8 @@ class RunConfig:
     task: str = "locnet"
     steps: int = 32
     readout_warmup: int = 16            # first steps of a sample the readout ignores (deep-layer latency)
+    readout_warmup_auto: bool = False   # measure the converted SNN's latency and set readout_warmup from it
+    input_once: bool = False            # the image is sent once per sample, held by the first layer's current
     dt_s: float = 1e-3
     seed: int = 0
     channels: tuple[int, ...] = (16, 32, 64)
@@ -72,6 +78,10 @@ class RunConfig:
         return dataclasses.asdict(self)
 
 
+#: LocNet's box losses (``train.box_loss``), on the standardised corners
+BOX_LOSSES = ("mse", "smooth_l1")
+#: firing-rate penalties (``train.rate_penalty``): two-sided pull toward the target, or only above it
+RATE_PENALTIES = ("toward", "above")
 #: the most time steps per sample a config may ask for (Loihi runs are short; more only burns time)
 MAX_STEPS = 4096
 _SUBSECTIONS = {"neuron": NeuronParams, "data": DataConfig, "train": TrainConfig,
@@ -90,7 +100,7 @@ def _shown(val: Any) -> str:
 _RANGE_HINTS = {"steps": f"in [1, {MAX_STEPS}]", "readout_warmup": "in [0, steps)", "seed": ">= 0",
                 "dt_s": "> 0", "train.epochs_ann": ">= 0", "train.epochs_hybrid": ">= 0", "train.lr_ann": "> 0",
                 "train.lr_hybrid": "> 0", "train.batch_size": ">= 1", "train.patience": ">= 1",
-                "train.max_train_batches": ">= 1", "data.synthetic_samples": ">= 10",
+                "train.max_train_batches": ">= 1", "train.hybrid_steps": f"in [1, {MAX_STEPS}]", "data.synthetic_samples": ">= 10",
                 "neuron.threshold": "> 0", "conversion.firing_rate_scale": "> 0"}
 
 
@@ -279,8 +289,15 @@ def validate(cfg: RunConfig, where: str) -> None:
     number("train.lr_hybrid", t.lr_hybrid, 0, True)
     whole("train.batch_size", t.batch_size, 1)
     whole("train.patience", t.patience, 1)
-    for key in ("rate_target_hz", "rate_reg_weight", "bce_weight", "dice_weight"):
+    for key in ("rate_target_hz", "rate_reg_weight", "synops_reg_weight", "bce_weight", "dice_weight"):
         number(f"train.{key}", getattr(t, key), 0, False)
+    if t.rate_penalty not in RATE_PENALTIES:
+        fail("train.rate_penalty", " or ".join(repr(p) for p in RATE_PENALTIES), t.rate_penalty)
+    if any(not 1 <= s <= MAX_STEPS for s in t.hybrid_steps):
+        fail("train.hybrid_steps", f"a list of whole numbers in [1, {MAX_STEPS}] (T per hybrid epoch)",
+             list(t.hybrid_steps))
+    if t.box_loss not in BOX_LOSSES:
+        fail("train.box_loss", " or ".join(repr(b) for b in BOX_LOSSES), t.box_loss)
     if t.method not in ("hybrid", "bptt"):
         fail("train.method", "'hybrid' or 'bptt'", t.method)
     if t.max_train_batches is not None:

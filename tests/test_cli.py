@@ -117,7 +117,8 @@ def test_deploy_emu_and_sim_agree_on_the_export(tiny_run, tmp_path):
     emu, sim = runs["emu"], runs["sim"]
     assert set(emu) == SUMMARY_KEYS and set(sim) == SUMMARY_KEYS
     assert set(emu["energy"]) == {"loihi_estimate_uj_per_inference", "ann_estimate_uj_per_inference",
-                                  "measured_uj_per_inference"}
+                                  "measured_uj_per_inference", "loihi2_static_uj_per_inference",
+                                  "loihi_estimate_with_static_uj_per_inference"}
     assert emu["energy"]["measured_uj_per_inference"] is None
     assert all(set(r) == {"name", "neurons", "spikes", "firing_rate_hz", "synops"} for r in emu["layers"])
     assert sim["backend"] == "sim" and sim["n_samples"] == emu["n_samples"] > 0

@@ -6,8 +6,16 @@ All energies are **estimates** from operation counts, labelled as such:
   23.6 pJ per synaptic operation, 81 pJ per active (spiking) and 52 pJ per inactive neuron update.
   Synaptic operations include the graded input events of the first layer.
 - ``ann_estimate``: the ANN's multiply-accumulates x 4.6 pJ (Horowitz, ISSCC 2014, 45 nm).
-- ``snn_horowitz``: first-layer MACs (every step, since the image is sent every step) x 4.6 pJ plus
-  the other synaptic operations x 0.9 pJ, the usual paper estimate beside the ANN's.
+- ``snn_horowitz``: first-layer MACs (every step, since the image is sent every step; once where the
+  network takes its input once) x 4.6 pJ plus the other synaptic operations x 0.9 pJ, the usual paper
+  estimate beside the ANN's.
+- ``loihi2_static``: Loihi 2's static (leakage) share, from the one published Loihi 2 measurement with a
+  static figure, lava-dl's PilotNet-LIF benchmark notebook on one chip: 0.232 W static (0.679 W total), 409
+  inferences/s at 16 steps per inference, i.e. ``t_step = 1 / (409 x 16) s`` (152.8 us) and
+  ``0.232 W x t_step`` = 35.45 uJ per step per chip. Per inference: ``T x 35.45 uJ x chips`` (chips: the fit
+  report's cores / 128, at least 1). It assumes this network's steps take as long as PilotNet's.
+- ``loihi_estimate_with_static`` = ``loihi_estimate`` (Loihi 1 dynamic figures) + ``loihi2_static`` (Loihi 2):
+  a mixed-generation estimate, labelled as such.
 
 Loihi 2's own energy comes only from its hardware profiler (``measured_uj_per_inference``).
 """
@@ -25,6 +33,23 @@ PJ_NEURON_ACTIVE = 81.0
 PJ_NEURON_INACTIVE = 52.0
 PJ_MAC = 4.6
 PJ_AC = 0.9
+# Loihi 2, measured: PilotNet-LIF on one chip (lava-dl's netx/pilotnet_snn benchmark notebook, reset_interval 16)
+L2_PILOTNET_TOTAL_W = 0.679
+L2_PILOTNET_STATIC_W = 0.232
+L2_PILOTNET_INFERENCES_PER_S = 409.0
+L2_PILOTNET_STEPS_PER_INFERENCE = 16
+L2_STEP_S = 1.0 / (L2_PILOTNET_INFERENCES_PER_S * L2_PILOTNET_STEPS_PER_INFERENCE)
+L2_STATIC_UJ_PER_STEP = L2_PILOTNET_STATIC_W * L2_STEP_S * 1e6   # per chip
+#: which chip each figure comes from, for summaries
+ENERGY_LABELS = {
+    "loihi_estimate_uj_per_inference": "estimate: Loihi 1 per-operation energies (Davies et al. 2018), dynamic only",
+    "loihi2_static_uj_per_inference": "estimate: Loihi 2 static power per step, from lava-dl's measured PilotNet-LIF "
+                                      "benchmark (0.232 W static, 409 inferences/s at 16 steps)",
+    "loihi_estimate_with_static_uj_per_inference": "estimate: Loihi 1 dynamic + Loihi 2 static (mixed generations)",
+    "ann_estimate_uj_per_inference": "estimate: ANN MACs x 4.6 pJ (Horowitz 2014, 45 nm)",
+    "snn_horowitz_uj_per_inference": "estimate: first-layer MACs x 4.6 pJ + other SynOps x 0.9 pJ (Horowitz 2014)",
+    "measured_uj_per_inference": "measured: Loihi 2 power and execution-time profilers (hardware runs only)",
+}
 # Loihi 2 per chip (Intel brief, 2021): 128 neuro-cores, up to 1 M neurons and 120 M synapses
 CHIP_CORES, CHIP_NEURONS, CHIP_SYNAPSES = 128, 1_000_000, 120_000_000
 CORE_NEURONS, CORE_SYNAPSES = 8192, CHIP_SYNAPSES // CHIP_CORES
@@ -39,11 +64,11 @@ def layer_activity(net: FixedNetwork, counts: np.ndarray, dt_s: float) -> list[d
     """Per layer, per inference: neurons, spikes, firing rate (Hz) and SynOps (input spikes x fan-out).
 
     ``counts``: (N, L) spikes per sample and layer. The first layer's SynOps are its graded input events
-    (every pixel, every step) times the fan-out.
+    (every pixel, every step; once per sample where ``net.input_once``) times the fan-out.
     """
     mean = counts.mean(0) if len(counts) else np.zeros(len(net.layers))
     rows = []
-    in_events = float(np.prod(net.input_shape)) * net.steps
+    in_events = float(np.prod(net.input_shape)) * (1 if net.input_once else net.steps)
     for layer, spikes in zip(net.layers, mean):
         rows.append({"name": layer.name, "neurons": layer.neurons, "spikes": float(spikes),
                      "firing_rate_hz": float(spikes) / (layer.neurons * net.steps * dt_s),
@@ -71,9 +96,22 @@ def energy_estimates(net: FixedNetwork, activity: list[dict[str, Any]]) -> dict[
     updates = sum(r["neurons"] for r in activity) * net.steps
     loihi_pj = synops * PJ_SYNOP_LOIHI + spikes * PJ_NEURON_ACTIVE + (updates - spikes) * PJ_NEURON_INACTIVE
     first = activity[0]["synops"]
+    static = static_uj_per_inference(net)
     return {"loihi_estimate_uj_per_inference": loihi_pj * 1e-6,
+            "loihi2_static_uj_per_inference": static,
+            "loihi_estimate_with_static_uj_per_inference": loihi_pj * 1e-6 + static,
             "ann_estimate_uj_per_inference": ann_macs(net) * PJ_MAC * 1e-6,
             "snn_horowitz_uj_per_inference": (first * PJ_MAC + (synops - first) * PJ_AC) * 1e-6}
+
+
+def chips(net: FixedNetwork) -> int:
+    """Loihi 2 chips the network needs by the fit report's core estimate (at least 1)."""
+    return max(1, math.ceil(fit_report(net)["total"]["cores"] / CHIP_CORES))
+
+
+def static_uj_per_inference(net: FixedNetwork) -> float:
+    """Loihi 2 static energy of one inference: ``T x L2_STATIC_UJ_PER_STEP x chips`` (see the module doc)."""
+    return net.steps * L2_STATIC_UJ_PER_STEP * chips(net)
 
 
 def fit_report(net: FixedNetwork) -> dict[str, Any]:

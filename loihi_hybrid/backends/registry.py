@@ -82,7 +82,8 @@ class Emulator(Backend):
             if progress is not None:
                 progress(done[0])
 
-        r = run_network(net, q, steps, bias_input=bias_input, pipeline=pipelined(net), record=record, progress=step)
+        r = run_network(net, q, steps, bias_input=bias_input, pipeline=pipelined(net), record=record, progress=step,
+                        input_once=net.input_once and not bias_input and q.ndim == len(net.input_shape) + 1)
         return BackendOutput(r.v_warm, r.v_end, r.counts, {}, spikes=r.spikes)
 
 

@@ -62,7 +62,9 @@ def _table(s: dict) -> str:
     lines += ["",
               f"{score} on {s['n_samples']} samples ({s['backend']}), "
               f"mean firing rate {s['mean_firing_rate_hz']:.1f} Hz, T = {s['steps_per_sample']}",
-              f"energy per inference (estimates): Loihi {e['loihi_estimate_uj_per_inference']:.2f} uJ, "
+              f"energy per inference (estimates): Loihi {e['loihi_estimate_uj_per_inference']:.2f} uJ "
+              f"(Loihi 1 dynamic), + {e['loihi2_static_uj_per_inference']:.2f} uJ Loihi 2 static = "
+              f"{e['loihi_estimate_with_static_uj_per_inference']:.2f} uJ, "
               f"ANN {e['ann_estimate_uj_per_inference']:.2f} uJ; measured: {measured}",
               f"{s['seconds']:.1f} s, {s['seconds_per_sample']:.3f} s per sample"]
     at_export = s["extra"].get("test_metric_at_export")

@@ -198,7 +198,7 @@ def _input_bits(net: FixedNetwork) -> list[int]:
 def run_network(net: FixedNetwork, drive: np.ndarray, steps: int, *, bias_input: bool | None = None,
                 pipeline: bool = False, batch_size: int = 32, record: bool = False, record_peaks: bool = False,
                 record_state: bool = False, progress: Callable[[int], None] | None = None,
-                threads: int | None = None) -> EmuResult:
+                threads: int | None = None, input_once: bool = False) -> EmuResult:
     """Run integer inputs ``drive`` through ``net`` for ``steps`` steps per sample, every sample from zero state.
 
     ``drive``: ``(N, *net.input_shape)`` (the same every step) or ``(N, *net.input_shape, steps)``. It enters
@@ -206,7 +206,7 @@ def run_network(net: FixedNetwork, drive: np.ndarray, steps: int, *, bias_input:
     layer as lava-dl's examples feed it), as that layer's bias mantissa in place of the file's.
     ``readout`` of the result is None; ``v_warm``/``v_end`` hold the last layer's state at the end of steps
     ``net.warmup - 1`` (zeros if 0) and ``steps - 1``. ``threads``: torch threads (default
-    :func:`emulator_threads`)."""
+    :func:`emulator_threads`). ``input_once``: ``drive`` (no time axis) enters at step 0 only, input 0 after."""
     drive = np.asarray(drive)
     n = len(drive)
     timed = drive.ndim == len(net.input_shape) + 2
@@ -234,7 +234,7 @@ def run_network(net: FixedNetwork, drive: np.ndarray, steps: int, *, bias_input:
             rec: list[list[np.ndarray]] | None = [[] for _ in range(L)] if record else None
             vals: list[np.ndarray] = []
             for t in range(steps):
-                x = q[..., t] if timed else q
+                x = q[..., t] if timed else (torch.zeros_like(q) if input_once and t > 0 else q)
                 prev = [s.out for s in st]             # every layer's output of step t-1
                 for i, (ly, s) in enumerate(zip(net.layers, st)):
                     if i == 0:
@@ -277,8 +277,9 @@ def emulate(net: FixedNetwork, x: np.ndarray, batch_size: int = 32, record: bool
             record_peaks: bool = False, progress: Callable[[int], None] | None = None,
             threads: int | None = None) -> EmuResult:
     """Run ``net`` on images ``x`` (N, C, H, W) in [0, 1] for ``net.steps`` steps each (states reset per sample):
-    the images are sent as graded spikes every step; ``readout`` is decoded from the readout voltages."""
+    the images are sent as graded spikes every step (once, at the first step, where ``net.input_once``);
+    ``readout`` is decoded from the readout voltages."""
     r = run_network(net, net.encode_input(x), net.steps, bias_input=False, batch_size=batch_size, record=record,
-                    record_peaks=record_peaks, progress=progress, threads=threads)
+                    record_peaks=record_peaks, progress=progress, threads=threads, input_once=net.input_once)
     r.readout = net.decode_readout(r.v_warm, r.v_end)
     return r

@@ -163,6 +163,8 @@ class FixedNetwork:
     meta: dict = field(default_factory=dict)
     input_bits: int = INPUT_MESSAGE_BITS   # message bits of the network's input (0: binary spikes)
     spike_exp: int = SPIKE_EXP             # sigma-delta graded spikes carry 2**spike_exp per unit
+    input_once: bool = False               # the image is sent once per sample (first step), held by the first
+                                           # layer's current (iDecay 0); else every step
 
     @property
     def readout(self) -> FixedLayer:

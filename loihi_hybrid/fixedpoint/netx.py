@@ -143,10 +143,12 @@ def netx_bytes(net: FixedNetwork, metadata: dict[str, Any]) -> bytes:
         meta = h.create_group("loihi_hybrid")
         meta.attrs["format"] = FORMAT
         meta.attrs["format_version"] = FORMAT_VERSION
-        meta.attrs["metadata"] = json.dumps({**metadata, "steps": net.steps, "warmup": net.warmup,
-                                             "input_levels": net.input_levels,
-                                             "layer_scales": [ly.scale for ly in net.layers],
-                                             "layer_names": [ly.name for ly in net.layers]}, default=float)
+        content = {**metadata, "steps": net.steps, "warmup": net.warmup, "input_levels": net.input_levels,
+                   "layer_scales": [ly.scale for ly in net.layers], "layer_names": [ly.name for ly in net.layers]}
+        content.pop("input_once", None)
+        if net.input_once:  # only then: files of the every-step encoding stay as they were
+            content["input_once"] = True
+        meta.attrs["metadata"] = json.dumps(content, default=float)
     return buf.getvalue()
 
 

@@ -548,9 +548,13 @@ def load_checked(h: h5py.File, require_deploy: bool = False, num_layers: int | N
            f"{neurons} neurons x {steps} steps exceeds {MAX_NEURON_STEPS} neuron updates per sample")
     for layer, k in zip(layers, meta.get("layer_scales", [1.0] * len(layers))):
         layer.scale = float(k)
+    once = meta.get("input_once", False)
+    _check(isinstance(once, bool), f"metadata 'input_once' must be true or false, got {str(once)[:40]}")
+    _check(not once or (layers[0].neuron == "cuba" and layers[0].i_decay == 0),
+           "metadata 'input_once' needs a first CUBA layer with iDecay 0 (its current holds the input)")
     net = FixedNetwork(layers=layers, input_shape=input_shape, steps=steps, warmup=warmup,
                        input_levels=int(meta.get("input_levels", INPUT_LEVELS)), meta=meta, input_bits=bits,
-                       spike_exp=spike_exp)
+                       spike_exp=spike_exp, input_once=once)
     return net, meta
 
 

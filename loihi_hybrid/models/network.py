@@ -1,6 +1,9 @@
 """A feed-forward stack of spiking layers ending in a non-spiking readout, run in any :class:`Mode`."""
 from __future__ import annotations
 
+import dataclasses
+import math
+
 import torch
 from torch import nn
 
@@ -8,6 +11,12 @@ from .layers import Activity, Flatten, Mode, Readout, SpikingLayer
 
 #: steps per chunk of the streamed spiking forward pass (``snn``/``hybrid`` on the CPU)
 TIME_CHUNK = 8
+
+
+def warmup_for(latency: int, steps: int) -> int:
+    """Readout warm-up for a run of ``steps`` steps: the last spiking layer's measured ``latency``, at most
+    ``steps // 2`` so that at least half of the steps are read out."""
+    return min(int(latency), steps // 2)
 
 
 class SpikingNetwork(nn.Module):
@@ -26,6 +35,21 @@ class SpikingNetwork(nn.Module):
         #: steps at the start of each sample that the readout ignores (see :class:`Readout`)
         self.readout_warmup = 0
         self.time_chunk = TIME_CHUNK
+        #: the image is sent once per sample (see :meth:`set_input_once`)
+        self.input_once = False
+        self._first_neuron = self.spiking_layers()[0].neuron
+
+    def set_input_once(self, once: bool) -> None:
+        """Send the image once per sample instead of every step.
+
+        On the chip the image arrives as one graded event at the first step and the first layer's current
+        holds it (current decay 0): ``u[t] = W x`` from step 0 on. Here that is the same current as a first
+        layer without a synaptic filter (``tau_syn = 0``: current decay 4096, input gain 1) fed every step, so
+        the first layer's neuron becomes that; bit for bit the same integers (the export sets decay 0 and
+        sends once). The rate function, hence the ANN, does not depend on ``tau_syn``."""
+        first = self.spiking_layers()[0]
+        first.neuron = dataclasses.replace(self._first_neuron, tau_syn=0.0) if once else self._first_neuron
+        self.input_once = bool(once)
 
     def forward(self, x: torch.Tensor, mode: Mode | str = Mode.ANN, steps: int = 16) -> torch.Tensor:
         mode = Mode(mode)
@@ -75,6 +99,42 @@ class SpikingNetwork(nn.Module):
         late_mean = late / (steps - warm) / self.spiking_layers()[-1].alpha
         mean = late_mean + (act - act.detach()) if mode == Mode.HYBRID else late_mean
         return readout.value(mean)
+
+    @torch.no_grad()
+    def layer_latencies(self, x: torch.Tensor, probe_steps: int = 64, batch_size: int = 8) -> list[int]:
+        """Measured latency of each spiking layer on inputs ``x``: the step at which its filter has filled.
+
+        With ``c_l[t]`` the layer's spikes per neuron at step ``t`` (mean over ``x``) in an ``snn`` run of
+        ``probe_steps`` steps from rest, and ``r_l`` its mean over the second half of the run (steady state),
+        the latency is the first ``t`` with ``mean(c_l[t : t + k]) >= (1 - 1/e) r_l``, ``k = ceil(tau_syn)``
+        (one synaptic time constant): a first-order filter's rise time. A layer is never earlier than the one
+        before it; a silent layer (``r_l = 0``) gets the one before it's latency."""
+        layers = self.spiking_layers()
+        per_step = [torch.zeros(probe_steps) for _ in layers]
+        was = [m.record for m in layers]
+        try:
+            for m in layers:
+                m.record = True
+            for lo in range(0, len(x), batch_size):
+                self(x[lo:lo + batch_size], Mode.SNN, probe_steps)
+                for c, m in zip(per_step, layers):
+                    s = m.last_spikes
+                    c += s.reshape(s.shape[0], -1, s.shape[-1]).float().mean(1).sum(0).cpu()
+        finally:
+            for m, r in zip(layers, was):
+                m.record, m.last_spikes = r, None
+        out, prev = [], 0
+        for c, m in zip(per_step, layers):
+            c = c / len(x)
+            steady = float(c[probe_steps // 2:].mean())
+            k = max(1, math.ceil(m.neuron.tau_syn))
+            lat = prev
+            if steady > 0:
+                ahead = torch.stack([c[t:t + k].mean() for t in range(probe_steps)])
+                lat = max(prev, int(torch.nonzero(ahead >= (1 - math.exp(-1)) * steady)[0]))
+            out.append(lat)
+            prev = lat
+        return out
 
     def spiking_layers(self) -> list[SpikingLayer]:
         return [m for m in self.layers if isinstance(m, SpikingLayer)]

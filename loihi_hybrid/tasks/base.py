@@ -80,6 +80,7 @@ class Task:
         """The network for this config, with the readout window set."""
         model = self.make_model(self.in_channels if in_channels is None else in_channels)
         model.readout_warmup = self.cfg.readout_warmup
+        model.set_input_once(self.cfg.input_once)
         return model
 
     def fit_targets(self, model: torch.nn.Module, data: DataSplits) -> None:

@@ -21,7 +21,7 @@ from ..config import config_from_dict
 from ..data import ArraySplit, DataSplits
 from ..backends.registry import BackendOutput, get_backend, run_backend
 from ..fsio import atomic_write
-from ..backends.energy import energy_estimates, fit_report, layer_activity, mean_rate_hz
+from ..backends.energy import ENERGY_LABELS, energy_estimates, fit_report, layer_activity, mean_rate_hz
 from ..errors import InputError
 from ..fsio import check_writable
 from ..fixedpoint import FixedNetwork, read_netx
@@ -99,7 +99,10 @@ def summarise(task: Task | None, net: FixedNetwork, meta: dict[str, Any], out: B
         "mean_firing_rate_hz": mean_rate_hz(net, out.counts, dt),
         "layers": [{k: r[k] for k in ("name", "neurons", "spikes", "firing_rate_hz", "synops")} for r in activity],
         "energy": {"loihi_estimate_uj_per_inference": energy["loihi_estimate_uj_per_inference"],
-                   "ann_estimate_uj_per_inference": ann, "measured_uj_per_inference": out.measured_uj},
+                   "ann_estimate_uj_per_inference": ann, "measured_uj_per_inference": out.measured_uj,
+                   "loihi2_static_uj_per_inference": energy["loihi2_static_uj_per_inference"],
+                   "loihi_estimate_with_static_uj_per_inference":
+                       energy["loihi_estimate_with_static_uj_per_inference"]},
         "seconds": round(seconds, 3), "seconds_per_sample": seconds / max(n, 1),
         "extra": {**extra, "metric_produced_by": get_backend(backend).produced_by,
                   "neuron_updates_per_inference": sum(r["neurons"] for r in activity) * net.steps,
@@ -107,6 +110,9 @@ def summarise(task: Task | None, net: FixedNetwork, meta: dict[str, Any], out: B
                   "snn_horowitz_uj_per_inference": energy["snn_horowitz_uj_per_inference"],
                   "snn_vs_ann_energy_ratio_horowitz": energy["snn_horowitz_uj_per_inference"] / ann if ann else None,
                   "loihi_vs_ann_energy_ratio": energy["loihi_estimate_uj_per_inference"] / ann if ann else None,
+                  "loihi_with_static_vs_ann_energy_ratio":
+                      energy["loihi_estimate_with_static_uj_per_inference"] / ann if ann else None,
+                  "input_once": net.input_once, "energy_labels": ENERGY_LABELS,
                   "test_metric_at_export": meta.get("test_metric_at_export"), "fit": fit_report(net)},
     }
 

@@ -21,6 +21,7 @@ from ..errors import InputError
 from ..fsio import check_writable
 from .metadata import export_metadata, netx_loadable, preprocessing
 from ..fixedpoint import EXPONENT_RANGE, INPUT_MESSAGE_BITS, FixedNetwork, emulate, quantize, read_netx, write_netx
+from ..fixedpoint.once import send_once
 from ..fixedpoint.plain import for_plain_netx
 from ..models import Mode, SpikingNetwork
 from ..tasks import Task, make_task
@@ -50,6 +51,8 @@ def export_model(model: SpikingNetwork, cfg: RunConfig, data: DataSplits, path: 
     task = make_task(cfg)
     calib = data.train.x[:CALIBRATION_IMAGES]
     fixed = quantize(model, calib, cfg.steps, cfg.readout_warmup, exp_min=EXPONENT_RANGE)
+    if cfg.input_once:  # the same spikes with the image sent once (fixedpoint/once.py)
+        fixed = send_once(fixed)
     if fmt == "netx" and not keep_exponent:
         fixed = for_plain_netx(fixed, calib)
     emu_metric = emulated_metric(fixed, task, data, lambda r: task.decode(

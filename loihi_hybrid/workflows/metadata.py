@@ -27,7 +27,9 @@ def preprocessing(task: Task, cfg: RunConfig, source: str, input_levels: int = I
     return {"input_size_hw": [h, w], "data_source": source, "split_seed": cfg.seed,
             "test_frac": cfg.data.test_frac, "val_frac": cfg.data.val_frac,
             "encoding": f"pixel values in [0, 1] x {input_levels}, rounded: graded spikes ({INPUT_MESSAGE_BITS}-bit "
-                        "messages) to the first layer, the same frame every step",
+                        "messages) to the first layer, "
+                        + ("the frame once per sample, at its first step (the first layer's current, iDecay 0, "
+                           "holds it; send zeros after)" if cfg.input_once else "the same frame every step"),
             **task.preprocessing(source)}
 
 

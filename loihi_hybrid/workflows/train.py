@@ -10,6 +10,8 @@ A lost or corrupt ``state.json`` is rebuilt from the finished stages' checkpoint
 """
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
 import time
 import warnings
@@ -27,9 +29,12 @@ from ..fsio import atomic_write_json
 from ..models import Mode, SpikingNetwork
 from ..plots.curves import plot_curves
 from ..tasks import Task, make_task
+from ..training import distributed
 from ..training.checkpoint import load_model, read_record, save_model
 from ..training.conversion import conversion_alphas
 from ..training.loop import Evaluation, RunWarning, evaluate, train_stage
+from ..training.regularization import activity_regularizer
+from ..models.network import warmup_for
 from . import runfolder
 from .runfolder import resolve_device
 from .export import export_model
@@ -40,12 +45,13 @@ Log = Callable[[str], None]
 
 @dataclass
 class RunPaths:
-    """The files of a run folder."""
+    """The files of a run folder (created by rank 0, the one that writes)."""
 
     out: Path
 
     def __post_init__(self) -> None:
-        self.out.mkdir(parents=True, exist_ok=True)
+        if distributed.is_main():
+            self.out.mkdir(parents=True, exist_ok=True)
 
     def weights(self, stage: str) -> Path:
         return self.out / f"{stage}.pt"
@@ -65,7 +71,10 @@ def _row(ev: Evaluation, seconds: float, epochs: int, extra: dict[str, Any] | No
 
 @dataclass
 class Pipeline:
-    """One run: its config, data, model and folder; each stage is a method, :meth:`run` calls them."""
+    """One run: its config, data, model and folder; each stage is a method, :meth:`run` calls them.
+
+    Under a process group (torchrun) every rank runs every stage on the same weights; training and
+    evaluation are shared out (:mod:`..training.distributed`), and rank 0 alone writes the folder."""
 
     cfg: RunConfig
     data: DataSplits
@@ -82,6 +91,7 @@ class Pipeline:
         self.task = make_task(self.cfg)
         self.model = self.task.build(self.in_channels).to(self.device)
         self.task.prepare(self.model, self.data)
+        distributed.broadcast_state(self.model)  # every rank starts from rank 0's initialisation
         self.state = {"rows": {}, "history": {}}
 
     @property
@@ -91,7 +101,11 @@ class Pipeline:
     # bookkeeping -------------------------------------------------------------------------------------------
     def open(self, resume: bool) -> None:
         """Resuming: check the data against ``run.json`` and load ``state.json`` (rebuilt from the stage
-        checkpoints if it is corrupt). Otherwise drop what a previous run in this folder left."""
+        checkpoints if it is corrupt). Otherwise drop what a previous run in this folder left. Rank 0 does
+        this; the other ranks receive the state."""
+        self.state = distributed.on_main(lambda: self._open(resume))
+
+    def _open(self, resume: bool) -> dict[str, Any]:
         default = type(self.task).default_source
         if resume:
             runfolder.check_resume_data(self.paths.out, self.data, default, self.log)
@@ -103,6 +117,7 @@ class Pipeline:
         if not resume or runfolder.read_record(self.paths.out) is None:
             runfolder.write_record(self.paths.out, self.data, default, self.cfg.to_dict())
         atomic_write_json(self.paths.out / "config.json", self.cfg.to_dict())
+        return self.state
 
     def _read_state(self) -> dict[str, Any]:
         f = self.paths.state
@@ -133,18 +148,22 @@ class Pipeline:
         return state
 
     def done(self, stage: str) -> bool:
-        return stage in self.state["rows"] and self.paths.weights(stage).exists()
+        done = stage in self.state["rows"] and self.paths.weights(stage).exists()
+        distributed.check_same(done, f"whether the {stage} stage is done")
+        return done
 
     def load_stage(self, stage: str) -> None:
         model, _, _ = load_model(self.paths.weights(stage), self.cfg, self.device)
         self.model.load_state_dict(model.state_dict())
 
     def finish(self, stage: str, row: dict[str, Any], history: list | None = None) -> None:
-        save_model(self.paths.weights(stage), self.model, self.cfg, stage, self.in_channels,
-                   record={"row": row, "history": history})
         self.state["rows"][stage] = row
         if history is not None:
             self.state["history"][stage] = history
+        if not distributed.is_main():
+            return
+        save_model(self.paths.weights(stage), self.model, self.cfg, stage, self.in_channels,
+                   record={"row": row, "history": history})
         atomic_write_json(self.paths.state, self.state)
         self.paths.epoch_ckpt(stage).unlink(missing_ok=True)
         self.log(f"[{stage}] {self.task.metric_name} = {row['metric']:.4f}"
@@ -172,7 +191,30 @@ class Pipeline:
                            rate_target=t.rate_target_hz * c.dt_s, rate_weight=t.rate_reg_weight, patience=patience,
                            augment=c.data.augment or c.data.placed_fraction > 0, seed=seed,
                            ckpt_path=self.paths.epoch_ckpt(stage),
-                           max_batches=max_batches, dt_s=c.dt_s, desc=desc, stage=stage)
+                           max_batches=max_batches, dt_s=c.dt_s, desc=desc, stage=stage,
+                           regularizer=activity_regularizer(c, self.model, self.data.train.x.shape[1:]),
+                           steps_schedule=t.hybrid_steps if stage == "hybrid" else ())
+
+    def measure_warmup(self, n: int = 64) -> dict[str, Any]:
+        """``readout_warmup_auto``: the converted SNN's per-layer latency on ``n`` training samples sets the
+        readout warm-up (:func:`warmup_for`); returns what was measured, for the converted row."""
+        x = torch.as_tensor(self.data.train.x[:n], dtype=torch.float32, device=self.device)
+        latency = self.model.layer_latencies(x, max(64, self.cfg.steps))
+        self.use_warmup(warmup_for(latency[-1], self.cfg.steps))
+        return {"layer_latency_steps": latency, "readout_warmup": self.cfg.readout_warmup}
+
+    def use_warmup(self, warmup: int | None = None) -> None:
+        """Set the readout warm-up (default: the one measured at conversion, where ``readout_warmup_auto``)."""
+        if warmup is None:
+            measured = self.state["rows"].get("converted", {}).get("extra", {}).get("readout_warmup")
+            if not self.cfg.readout_warmup_auto or measured is None:
+                return
+            warmup = int(measured)
+        self.cfg = dataclasses.replace(self.cfg, readout_warmup=warmup)
+        self.task = make_task(self.cfg)
+        self.model.readout_warmup = warmup
+        if distributed.is_main():
+            atomic_write_json(self.paths.out / "config.json", self.cfg.to_dict())
 
     # the three stages ---------------------------------------------------------------------------------------
     def train_ann(self) -> None:
@@ -201,13 +243,20 @@ class Pipeline:
         self.model.set_alphas(alphas)
         extra = {"conversion": chosen, "alphas": alphas, f"metric_{other}": variants[other][1].metric,
                  f"firing_rate_hz_{other}": variants[other][1].firing_rate_hz}
+        if c.readout_warmup_auto:  # the window from the measured latency, then the test split again
+            extra.update(self.measure_warmup())
+            self.log(f"[converted] layer latency {extra['layer_latency_steps']} steps: readout_warmup "
+                     f"{self.cfg.readout_warmup} of {c.steps} steps")
+            ev = self._evaluate(Mode.SNN, f"test SNN ({chosen}, measured warm-up)")
         self.finish("converted", _row(ev, time.perf_counter() - t0, 0, extra))
 
     def finetune(self) -> None:
         """3. Hybrid fine-tuning: spiking forward, rate backward (or SLAYER BPTT for comparison)."""
+        self.use_warmup()
         c, t = self.cfg, self.cfg.train
         mode = Mode.HYBRID if t.method == "hybrid" else Mode.BPTT
-        self.log(f"[hybrid] fine-tuning up to {t.epochs_hybrid} epochs ({mode.value}, T={c.steps}, early stopping)")
+        self.log(f"[hybrid] fine-tuning up to {t.epochs_hybrid} epochs ({mode.value}, T={c.steps}"
+                 + (f", curriculum T {list(t.hybrid_steps)}" if t.hybrid_steps else "") + ", early stopping)")
         res = self._train("hybrid", mode, Mode.SNN, t.epochs_hybrid, t.lr_hybrid, t.patience, c.seed + 1,
                           t.max_train_batches, "hybrid")
         t0 = time.perf_counter()
@@ -229,6 +278,7 @@ class Pipeline:
 
     def export(self, stages: tuple[str, ...]) -> dict[str, str]:
         """Export the ``stages`` to NetX HDF5 as ``<task>_<stage>.net``; returns stage -> path."""
+        self.use_warmup()
         out = {}
         for stage in stages:
             self.load_stage(stage)
@@ -251,6 +301,8 @@ class Pipeline:
                         self.state["history"].pop(later, None)
             step()
         summary = self.summary()
+        if not distributed.is_main():  # the files are rank 0's
+            return summary
         summary["exports"] = self.export(export)
         atomic_write_json(self.paths.out / "summary.json", summary)
         plot_curves(self.state["history"], self.task.metric_name, self.paths.out / "training_curves.png")
@@ -264,17 +316,28 @@ def run_pipeline(cfg: RunConfig, data: DataSplits, out: Path, resume: bool = Fal
     export the ``export`` stages (``converted``, ``hybrid``) to NetX HDF5 as ``<task>_<stage>.net``.
 
     ``out`` is locked while the run writes. An existing run in ``out`` needs ``resume`` (continue it) or
-    ``force`` (remove its files, start afresh); ``resume`` needs a run there, trained on the same data."""
-    dev = resolve_device(device)
+    ``force`` (remove its files, start afresh); ``resume`` needs a run there, trained on the same data.
+
+    Under torchrun every rank calls this (and joins the group, unless the caller did): rank 0 alone checks,
+    locks, writes and logs, and only its summary has ``exports``."""
     out = Path(out)
-    runfolder.check_out(out, resume, force)
-    paths = RunPaths(out)
-    with runfolder.locked(out):
-        runfolder.check_out(out, resume, force)  # again, now that no other writer can change the folder
-        if force:
-            removed = runfolder.clear_run(out)
+    with contextlib.ExitStack() as held:
+        dev = held.enter_context(distributed.process_group(resolve_device(device)))
+        log = log if distributed.is_main() else (lambda _: None)
+
+        def claim() -> None:  # rank 0: check, create and lock the folder, check again, clear it with force
+            runfolder.check_out(out, resume, force)
+            out.mkdir(parents=True, exist_ok=True)
+            held.enter_context(runfolder.locked(out))
+            runfolder.check_out(out, resume, force)  # again, now that no other writer can change the folder
+            removed = runfolder.clear_run(out) if force else []
             if removed:
                 log(f"--force: removed the previous run's {len(removed)} files from {out}")
+        distributed.on_main(claim)
+        paths = RunPaths(out)
+        if distributed.world() > 1:
+            distributed.check_same(runfolder.fingerprint(data), "the data fingerprint",
+                                   "every host must load the same data (same --data content)")
         pipe = Pipeline(cfg, data, paths, dev, log)
         pipe.open(resume)
         return pipe.run(export)

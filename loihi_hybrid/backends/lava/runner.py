@@ -71,11 +71,13 @@ def _xyc(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 
 class _Frames:
-    """Dataset for the dataloaders: sample k -> its input in (x, y, c), repeated over T steps (``steps``) or
-    as it is (``steps`` None: a bias, or a sample that has its own time axis)."""
+    """Dataset for the dataloaders: sample k -> its input in (x, y, c), repeated over T steps (``steps``),
+    at the first of T steps and 0 after (``once``), or as it is (``steps`` None: a bias, or a sample that has
+    its own time axis)."""
 
-    def __init__(self, q: np.ndarray, steps: int | None, shape: tuple[int, ...] | None = None) -> None:
-        self.q, self.steps = q, steps
+    def __init__(self, q: np.ndarray, steps: int | None, shape: tuple[int, ...] | None = None,
+                 once: bool = False) -> None:
+        self.q, self.steps, self.once = q, steps, once
         self.shape = tuple(q.shape[1:4]) if shape is None else shape
 
     def __len__(self) -> int:
@@ -85,6 +87,10 @@ class _Frames:
         frame = _xyc(self.q[k], self.shape)
         if self.steps is None or frame.ndim > len(self.shape):
             return frame, 0
+        if self.once:
+            out = np.zeros((*frame.shape, self.steps), frame.dtype)
+            out[..., 0] = frame
+            return out, 0
         return np.repeat(frame[..., None], self.steps, axis=-1), 0
 
 
@@ -178,7 +184,7 @@ def run_lava(path: str | Path, net: FixedNetwork, q: np.ndarray, backend: str = 
         loader = StateDataloader(dataset=_Frames(q, None, net.input_shape), interval=T, offset=0)
         loader.connect_var(lnet.layers[0].neuron.bias_mant)
     else:
-        loader = SpikeDataloader(dataset=_Frames(q, T, net.input_shape), interval=T, offset=0)
+        loader = SpikeDataloader(dataset=_Frames(q, T, net.input_shape, once=net.input_once), interval=T, offset=0)
         port = lnet.layers[0].neuron.a_in if direct else lnet.inp
         src = loader.s_out if loader.s_out.shape == port.shape else loader.s_out.flatten()
         src.connect(port)
