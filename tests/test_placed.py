@@ -218,3 +218,32 @@ def test_cli_refuses_the_placed_protocol_for_split_all(placed_export, capsys):
     err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
     assert len(err) == 1 and "--protocol placed needs --split test" in err[0]
     assert main(["--backend", "emu", "--model", str(placed_export), "--protocol", "placed"]) == 0
+
+
+@pytest.mark.parametrize("kind, expected", [
+    # standardised errors 0.05 and 0.5 on one box (the other two corners exact), mean over the 4 corners
+    ("mse", (0.05 ** 2 + 0.5 ** 2) / 4),
+    # Huber, beta 0.1: 0.5 * e^2 / beta below beta, |e| - beta / 2 above
+    ("smooth_l1", (0.5 * 0.05 ** 2 / 0.1 + (0.5 - 0.05)) / 4),
+])
+def test_box_losses_on_a_hand_case(kind, expected):
+    import torch
+    task = make_task(load_config("locnet", synthetic=True, overrides={"train": {"box_loss": kind}}))
+    model = task.build()
+    model.target_mean.copy_(torch.tensor([0.1, 0.2, 0.7, 0.8]))
+    model.target_std.copy_(torch.tensor([0.1, 0.1, 0.2, 0.2]))
+    y = torch.tensor([[0.1, 0.2, 0.7, 0.8]])            # standardised: all zero
+    out = torch.tensor([[0.05, 0.0, -0.5, 0.0]])
+    assert float(task.loss(model, out, y)) == pytest.approx(expected)
+
+
+def test_unknown_box_loss_is_refused():
+    with pytest.raises(InputError, match="train.box_loss must be 'mse' or 'smooth_l1'"):
+        load_config("locnet", synthetic=True, overrides={"train": {"box_loss": "giou"}})
+
+
+@pytest.mark.parametrize("fraction, trained", [(0.0, ["paper"]), (0.5, ["paper", "placed"]), (1.0, ["placed"])])
+def test_export_metadata_names_the_training_protocols(fraction, trained):
+    task = _task(placed_fraction=fraction, protocol="placed")
+    p = task.preprocessing("synthetic")["protocols"]
+    assert p["trained_on"] == trained and p["validated_on"] == "placed" and p["placed_fraction"] == fraction
