@@ -12,7 +12,7 @@ from loihi_hybrid.models.network import SpikingNetwork, warmup_for
 from loihi_hybrid.neurons import NeuronParams
 from loihi_hybrid.training.loop import train_stage
 
-from test_training_loop import ScriptedTask, _splits
+from test_training_loop import ScriptedTask, TinyNet, _splits
 
 
 def _chain(tau_syn: float, w1: float, w2: float) -> SpikingNetwork:
@@ -54,26 +54,16 @@ def test_warmup_from_latency():
     assert warmup_for(3, 32) == 3 and warmup_for(11, 16) == 8 and warmup_for(0, 8) == 0 and warmup_for(5, 1) == 0
 
 
-class StepsNet(torch.nn.Module):
+class StepsNet(TinyNet):
     """Records the T of every forward pass."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.fc = torch.nn.Linear(3, 1)
         self.calls: list[tuple[str, int]] = []
-        self._rate = None
 
     def forward(self, x, mode, steps):
         self.calls.append((Mode(mode).value, steps))
-        self._rate = torch.sigmoid(self.fc(x.reshape(len(x), -1)))
-        return self._rate
-
-    def spiking_layers(self):
-        from types import SimpleNamespace
-        return [SimpleNamespace(name="fc")]
-
-    def layer_rates(self):
-        return [self._rate]
+        return super().forward(x, mode, steps)
 
 
 def test_curriculum_trains_each_epoch_at_its_T_and_validates_at_the_deployment_T(tmp_path: Path):
