@@ -85,3 +85,10 @@ def test_fingerprint_follows_content(tmp_path):
     assert fingerprint(a) == fingerprint(b)
     b.write_bytes(b"weightz")
     assert fingerprint(a) != fingerprint(b)
+
+
+def test_bench_emulator_speed_target():
+    text = bench_table({"lava_sim_vs_emulation_per_sample": 46.0, "emu_default_threads_vs_one_thread": 8.9})
+    assert "| `lava_sim_vs_emulation_per_sample` | 46 | ≥ 20.0: met |" in text
+    assert "| `emu_default_threads_vs_one_thread` | 8.9 | – |" in text
+    assert "≥ 20.0: **missed**" in bench_table({"lava_sim_vs_emulation_per_sample": 5.5})

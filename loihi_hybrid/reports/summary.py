@@ -14,7 +14,8 @@ from ..tasks import get_task, task_names
 
 #: the ratios ``scripts/bench.py`` reports, in its order
 RATIO_KEYS = ("hybrid_step_vs_ann_step", "bptt_step_vs_hybrid_step", "bptt_peak_mem_vs_hybrid",
-              "hybrid_mem_T64_vs_T16", "lava_sim_s_per_sample", "emulation_vs_lava_sim")
+              "hybrid_mem_T64_vs_T16", "lava_sim_s_per_sample", "emulation_vs_lava_sim",
+              "lava_sim_vs_emulation_per_sample", "emu_default_threads_vs_one_thread")
 TARGET_RATIO = 0.98
 METHOD_NAMES = {"hybrid": "hybrid (spiking forward, rate backward)", "bptt": "SLAYER BPTT (surrogate gradient)",
                 "bootstrap": "lava-dl bootstrap (SAMPLE/FIT/ANN/SNN)"}
@@ -132,7 +133,8 @@ def sweep_table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-BENCH_TARGETS = {"bptt_step_vs_hybrid_step": (">=", 3.0), "hybrid_mem_T64_vs_T16": ("<=", 1.2)}
+BENCH_TARGETS = {"bptt_step_vs_hybrid_step": (">=", 3.0), "hybrid_mem_T64_vs_T16": ("<=", 1.2),
+                 "lava_sim_vs_emulation_per_sample": (">=", 20.0)}
 
 
 def bench_table(bench: dict[str, Any]) -> str:
