@@ -105,3 +105,25 @@ def test_lava_sim_spike_for_spike(once_export):
         assert a.shape == b.shape and int((a != b).sum()) == 0, f"{layer.name}: {(a != b).sum()} mismatches"
     assert np.array_equal(emu.counts, lava.counts) and emu.counts[:, :-1].sum() > 0
     assert np.array_equal(emu.v_warm, lava.v_warm) and np.array_equal(emu.v_end, lava.v_end)
+
+
+def test_file_is_guarded_against_plain_netx(once_export):
+    """Plain NetX users send the image every step: the first layer is written so that plain NetX refuses it."""
+    import h5py
+
+    from loihi_hybrid.fixedpoint.plain import plain_netx_issues
+
+    _, _, _, net, _, path = once_export
+    with h5py.File(path) as h:
+        first = h["layer/1"]
+        assert "dilation" not in first and "groups" not in first and "KeyError 'dilation'" in first.attrs["extension"]
+    assert any("input_once" in issue for issue in plain_netx_issues(net))
+
+
+@pytest.mark.slow
+def test_plain_netx_refuses_the_file(once_export):
+    from test_plain_netx import plain_netx_outcome
+
+    _, x, _, net, _, path = once_export
+    outcome, err = plain_netx_outcome(path, net.encode_input(x[:1]), net.steps)
+    assert outcome == "refused" and "dilation" in str(err)

@@ -18,7 +18,8 @@ Never silently wrong in plain NetX: a file either runs there spike for spike as 
 :mod:`.plain`) or plain NetX fails to load it. ``convT`` raises ``NotImplementedError`` there by itself. A
 ``conv`` layer with a ``weightExponent`` in a file without ``convT`` is written without ``dilation`` and
 ``groups``, which only NetX's own ``Conv`` reads (``HybridNetwork`` builds the layer as ``Sparse``, and the
-reader takes 1 for both), so plain NetX stops with ``KeyError: ... 'dilation' doesn't exist``. A ``dense``
+reader takes 1 for both), so plain NetX stops with ``KeyError: ... 'dilation' doesn't exist``; so is the
+first layer of an ``input_once`` file, whose image plain NetX users would send every step. A ``dense``
 layer with an exponent has no such guard (NetX reads nothing there that the project does not), so
 :func:`write_netx` refuses to write one in a file without ``convT``.
 
@@ -44,7 +45,8 @@ EXTENSIONS = {
     "weightExponent": "synaptic sums are shifted by weightExponent (Loihi weight exponent, negative = right "
                       "shift); NetX 0.6 ignores it for conv, HybridNetwork builds such a layer as Sparse",
     "plainNetxGuard": "written without dilation and groups so that plain lava-dl NetX, which would ignore the "
-                      "weight exponent and run the layer wrong, stops with KeyError 'dilation'",
+                      "weight exponent (or, for input_once, be sent the image every step) and run the layer wrong, "
+                      "stops with KeyError 'dilation'",
 }
 
 
@@ -59,6 +61,11 @@ def plain_netx_guarded(net: FixedNetwork) -> set[str]:
         raise ValueError(f"layers {', '.join(dense)}: a dense layer with a weight exponent would run wrong in plain "
                          "lava-dl NetX, and nothing in the file can stop it: export the plain form (export.py "
                          "folds a first layer's exponent into the input levels)")
+    if net.input_once:  # a plain NetX user sends the image every step: the held first-layer current would add up
+        if net.layers[0].op != "conv":
+            raise ValueError(f"layer {net.layers[0].name}: an input_once file with a dense first layer would run "
+                             "wrong in plain lava-dl NetX (fed every step), and nothing in the file can stop it")
+        exp.append(net.layers[0])
     return {ly.name for ly in exp}
 
 

@@ -36,6 +36,9 @@ def plain_netx_issues(net: FixedNetwork) -> list[str]:
             out.append(f"{ly.name}: transposed convolution (convT), which plain NetX does not implement")
         elif ly.weight_exp:
             out.append(f"{ly.name}: weight exponent {ly.weight_exp}, which plain NetX ignores")
+    if net.input_once:
+        out.append(f"{net.layers[0].name}: the image is sent once per sample (input_once), while plain NetX "
+                   "users send it every step")
     return out
 
 

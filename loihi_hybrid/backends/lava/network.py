@@ -60,6 +60,8 @@ class HybridNetwork(netx.hdf5.Network):
                 flatten = True
                 continue
             exp = int(g.f["weightExponent"][()]) if "weightExponent" in g.keys() else 0
+            # a conv written without dilation carries the project's plain-NetX guard: build it as Sparse too
+            native = kind != "conv" or "dilation" in g.keys()
             if kind == "input":
                 shape_chw = _file_shape(g, kind)
                 if "neuron" not in g.keys():
@@ -67,7 +69,7 @@ class HybridNetwork(netx.hdf5.Network):
                     continue
                 block, table = self.create_input(g, reset_interval=reset, reset_offset=offset,
                                                  spike_exp=self.spike_exp)
-            elif kind == "conv" and exp == 0:
+            elif kind == "conv" and exp == 0 and native:
                 if not shape_chw:
                     raise RuntimeError("Input shape could not be inferred: give input_shape=(x, y, c)")
                 block, table = self.create_conv(layer_config=g, input_shape=tuple(shape_chw[::-1]),
@@ -88,7 +90,7 @@ class HybridNetwork(netx.hdf5.Network):
                 self.input_shape = tuple(out_shape[::-1])
                 prev_port, flatten = None, False
                 continue
-            out_port = block.out if len(out_shape) == 1 or kind in ("conv", "input") and exp == 0 \
+            out_port = block.out if len(out_shape) == 1 or kind in ("conv", "input") and exp == 0 and native \
                 else block.out.reshape(tuple(out_shape[::-1]))
             src = self.inp_port_source(prev_port, flatten, block)
             if src is not None:
