@@ -24,7 +24,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -152,6 +152,26 @@ def _state_var(block: object) -> object:
     return neuron.v if hasattr(neuron, "v") else neuron.sigma
 
 
+def _probe(lnet: object, steps: int, record_trains: bool, watch: dict[int, Any] | None = None, first: int = 0,
+           raster_len: int = 0) -> tuple[list, list]:
+    """A spike counter on every layer output of ``lnet`` (``watch``: layer -> neuron indices (C, H, W order)
+    whose raster is kept for ``raster_len`` steps from step ``first + layer``), and with ``record_trains`` a
+    sink holding each layer's whole spike train."""
+    counters, sinks = [], []
+    for i, (port, shape) in enumerate(zip(lnet.layer_outputs, lnet.layer_shapes)):
+        idx = np.asarray((watch or {}).get(i, []), dtype=np.int64)
+        lava_idx = idx if len(shape) == 1 else xyz_index(*np.unravel_index(idx, shape), shape)
+        c = SpikeCounter(shape=port.shape, num_steps=steps, watch=lava_idx, raster_start=first + i,
+                         raster_len=raster_len if len(idx) else 0)
+        port.connect(c.s_in)
+        counters.append(c)
+        if record_trains:
+            s = SpikeSink(shape=port.shape, buffer=steps)
+            port.connect(s.a_in)
+            sinks.append(s)
+    return counters, sinks
+
+
 def run_lava(path: str | Path, net: FixedNetwork, q: np.ndarray, backend: str = "sim",
              watch: dict[int, np.ndarray] | None = None, record_trains: bool = False,
              chunk: int = 8, progress: Callable[[int], None] | None = None, steps: int | None = None,
@@ -196,18 +216,7 @@ def run_lava(path: str | Path, net: FixedNetwork, q: np.ndarray, backend: str = 
         r = Read(buffer=n + 2 + step // T, interval=T, offset=step % T)
         r.connect_var(_state_var(readout))
         reads[key] = (r, step // T)
-    counters, sinks = [], []
-    for i, (port, shape) in enumerate(zip(lnet.layer_outputs, lnet.layer_shapes)):
-        idx = np.asarray((watch or {}).get(i, []), dtype=np.int64)
-        lava_idx = idx if len(shape) == 1 else xyz_index(*np.unravel_index(idx, shape), shape)
-        c = SpikeCounter(shape=port.shape, num_steps=total, watch=lava_idx, raster_start=first + i,
-                         raster_len=T if len(idx) else 0)
-        port.connect(c.s_in)
-        counters.append(c)
-        if record_trains:
-            s = SpikeSink(shape=port.shape, buffer=total)
-            port.connect(s.a_in)
-            sinks.append(s)
+    counters, sinks = _probe(lnet, total, record_trains, watch, first, T)
     build_s = time.perf_counter() - t_start
     done = 0
     try:
@@ -279,15 +288,7 @@ def _run_fresh(path: str | Path, net: FixedNetwork, q: np.ndarray, backend: str,
             source = SpikeSource(data=data)
             port = lnet.layers[0].neuron.a_in if net.layers[0].op == "input" else lnet.inp
             (source.s_out if source.s_out.shape == port.shape else source.s_out.flatten()).connect(port)
-        counters, sinks = [], []
-        for port in lnet.layer_outputs:
-            c = SpikeCounter(shape=port.shape, num_steps=T, watch=np.zeros(0, np.int64))
-            port.connect(c.s_in)
-            counters.append(c)
-            if record_trains:
-                s = SpikeSink(shape=port.shape, buffer=T)
-                port.connect(s.a_in)
-                sinks.append(s)
+        counters, sinks = _probe(lnet, T, record_trains)
         build_s += time.perf_counter() - t0
         try:
             lnet.run(condition=RunSteps(num_steps=T), run_cfg=cfg)
