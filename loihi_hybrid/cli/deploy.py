@@ -14,7 +14,7 @@ from ..fsio import atomic_write_json, check_writable
 from .common import run_cli
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="deploy.py", description=__doc__)
     p.add_argument("--backend", required=True, choices=list(BACKENDS),
                    help="; ".join(f"{name}: {b.help}" for name, b in BACKENDS.items()))
@@ -47,7 +47,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--plots", help="write firing-rate, raster and task figures into this folder")
     p.add_argument("--workers", type=int, default=1, help="emu, sim: split the samples across N processes on "
                                                          "this host (under torchrun, across its ranks)")
-    return p.parse_args(argv)
+    return p
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    return build_parser().parse_args(argv)
 
 
 def _table(s: dict) -> str:
@@ -89,10 +93,28 @@ def _load_npy(path: str):
         raise InputError(path, f"not a readable .npy array: {' '.join(str(err).split())[:120]}") from None
 
 
+#: argparse destinations read only for plain NetX files, and only for runs on --data
+PLAIN_ONLY = ("steps", "layout", "input_to", "save", "num_layers", "skip_layers", "spike_exp", "input_message_bits")
+DATA_ONLY = ("data", "split", "protocol", "limit", "plots")
+
+
+def _refuse(message: str) -> int:
+    raise InputError(None, message)
+
+
 def main(argv: list[str] | None = None) -> int:
     a = parse_args(argv)
+    p = build_parser()
     from ..workflows import shard
 
+    # options that only one kind of run reads: given to the other kind, they would be ignored without a word
+    plain_only = [f"--{d.replace('_', '-')}" for d in PLAIN_ONLY if getattr(a, d) != p.get_default(d)]
+    data_only = [f"--{d}" for d in DATA_ONLY if getattr(a, d) != p.get_default(d)]
+    if a.inputs and data_only:
+        return run_cli(lambda: _refuse(f"{', '.join(data_only)} select or draw data samples; with --inputs the "
+                                       "samples are the array's: drop them, or drop --inputs"))
+    if a.workers != 1 and a.inputs:
+        return run_cli(lambda: _refuse("--workers shards the samples of --data; --inputs runs in one process"))
     if a.workers != 1:  # N processes of one torch.distributed group, each running this with --workers 1
         return run_cli(lambda: shard.run_workers(a.workers, main, [*(sys.argv[1:] if argv is None else argv),
                                                                      "--workers", "1"]))
@@ -115,8 +137,11 @@ def main(argv: list[str] | None = None) -> int:
         reason = BACKENDS[a.backend].unavailable_reason()  # fail before loading any data
         if reason:
             raise InputError(None, f"--backend {a.backend}: {reason}")
+        plain = is_plain(a.model)
+        if plain_only and not plain:
+            raise InputError(a.model, f"{', '.join(plain_only)} apply to plain NetX files only; this is a "
+                                      "loihi-hybrid export, which carries its own T, input encoding and layers")
         if a.inputs:  # (without --inputs, a plain NetX file is refused by open_export, pointing here)
-            plain = is_plain(a.model)
             with tqdm(desc=f"{a.backend}", unit="sample", leave=False) as bar:
                 def progress_raw(done: int) -> None:
                     bar.n = done
