@@ -127,3 +127,10 @@ def test_plain_netx_refuses_the_file(once_export):
     _, x, _, net, _, path = once_export
     outcome, err = plain_netx_outcome(path, net.encode_input(x[:1]), net.steps)
     assert outcome == "refused" and "dilation" in str(err)
+
+
+def test_no_nir_form(once_export):
+    from loihi_hybrid.interop.nir import nir_problems
+
+    net = once_export[3]
+    assert any("input_once" in p for p in nir_problems(net))

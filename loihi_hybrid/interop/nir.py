@@ -59,6 +59,9 @@ def nir_problems(net: FixedNetwork) -> list[str]:
     """Layers that NIR 1.0 cannot express (empty: the network converts)."""
     out = [f"{ly.name}: NIR 1.0 has no transposed-convolution node (nir.ConvTranspose2d does not exist)"
            for ly in net.layers if ly.op == "convT"]
+    if net.input_once:
+        out.append(f"{net.layers[0].name}: the image is sent once (input_once), held by a current that never "
+                   "decays; a NIR graph takes its input every step")
     ro = net.readout
     if ro.i_decay != DECAY_SCALE or ro.v_decay != 0:
         out.append(f"{ro.name}: the readout must integrate (iDecay 4096, vDecay 0), got {ro.i_decay}, {ro.v_decay}")
