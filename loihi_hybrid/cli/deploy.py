@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         reason = BACKENDS[a.backend].unavailable_reason()  # fail before loading any data
         if reason:
             raise InputError(None, f"--backend {a.backend}: {reason}")
-        plain = is_plain(a.model)
+        plain = is_plain(a.model) if a.inputs or plain_only else False  # on --data, open_export refuses plain files
         if plain_only and not plain:
             raise InputError(a.model, f"{', '.join(plain_only)} apply to plain NetX files only; this is a "
                                       "loihi-hybrid export, which carries its own T, input encoding and layers")

@@ -159,6 +159,16 @@ def netx_bytes(net: FixedNetwork, metadata: dict[str, Any]) -> bytes:
     return buf.getvalue()
 
 
+def is_plain_netx(path: str | Path) -> bool:
+    """Whether ``path`` lacks the ``/loihi_hybrid`` metadata (a plain NetX file, e.g. lava-dl's). Only the
+    top level is looked at; a file HDF5 cannot open gets :func:`read_netx`'s one-line error."""
+    try:
+        with h5py.File(path, "r") as h:
+            return "loihi_hybrid" not in h
+    except Exception:  # noqa: BLE001 (h5py raises OSError, ValueError, RuntimeError, KeyError on damaged files)
+        return not read_netx(path)[1]  # the full reader names what is wrong (one line) or decides
+
+
 def read_netx(path: str | Path, require_deploy: bool = False, **netx_args: Any) -> tuple[FixedNetwork, dict[str, Any]]:
     """Load a file written by :func:`write_netx`, or a plain NetX file as lava-dl writes it (metadata ``{}``),
     checked by :mod:`.validate` (register ranges, shapes, metadata, size caps, no links to other files); any

@@ -25,6 +25,7 @@ from ..backends.energy import ENERGY_LABELS, energy_estimates, fit_report, layer
 from ..errors import InputError
 from ..fsio import check_writable
 from ..fixedpoint import FixedNetwork, read_netx
+from ..fixedpoint.netx import is_plain_netx
 from ..fixedpoint.validate import check_decoding
 from ..data.placed import is_placed
 from ..plots.deploy import plot_layer_rates, plot_raster
@@ -208,9 +209,9 @@ def deploy_arrays(model_path: str | Path, inputs: np.ndarray, labels: np.ndarray
 
 
 def is_plain(model_path: str | Path) -> bool:
-    """Whether ``model_path`` is a plain NetX file (readable, without ``/loihi_hybrid`` metadata)."""
-    net, meta = read_netx(model_path)
-    return not meta
+    """Whether ``model_path`` is a plain NetX file (without ``/loihi_hybrid`` metadata); the file is checked in
+    full where it is loaded (:func:`deploy_raw`, :func:`open_export`), not read twice here."""
+    return is_plain_netx(model_path)
 
 
 def raw_inputs(path: Path, net: FixedNetwork, inputs: np.ndarray | str | Path, layout: str = "chw",
