@@ -59,6 +59,20 @@ def test_single_process_helpers_are_the_identity():
     assert distributed.global_loss(torch.tensor(0.25), 1.0) == 0.25
 
 
+@pytest.mark.parametrize("torchrun_worker", [False, True])
+def test_exit_process_keeps_the_code_and_the_output(torchrun_worker):
+    """A torchrun worker leaves with os._exit (no interpreter finalization, see exit_process): the exit code
+    and the unterminated, buffered output still come out."""
+    env = {k: v for k, v in os.environ.items() if k != "TORCHELASTIC_RUN_ID"}
+    if torchrun_worker:
+        env["TORCHELASTIC_RUN_ID"] = "test"
+    code = ("import sys; from loihi_hybrid.cli.common import exit_process; "
+            "print('out', end=''); print('err', end='', file=sys.stderr); exit_process(3)")
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**env, "PYTHONPATH": str(ROOT)},
+                       capture_output=True, text=True, timeout=60)
+    assert (r.returncode, r.stdout, r.stderr) == (3, "out", "err")
+
+
 # DDP training equals one process ---------------------------------------------------------------------------
 @pytest.mark.slow
 @pytest.mark.parametrize("network, modes", [("locnet", ["ann", "hybrid", "bptt"]), ("digits", ["hybrid"])])
