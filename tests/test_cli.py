@@ -138,6 +138,15 @@ def test_deploy_split_all_and_export_metric(tiny_run, tmp_path):
     sizes = s["hybrid"]["extra"]["split_sizes"]
     assert d["n_samples"] == sizes["train"] + sizes["val"] + sizes["test"]
     assert d["extra"]["test_metric_at_export"]["training_snn"] == s["hybrid"]["metric"]
+    cfg, x = json.loads((out / "config.json").read_text()), d["extra"]
+    assert x["readout_window_steps"] == [cfg["readout_warmup"], cfg["steps"] - 1]
+    assert f"T = {cfg['steps']}, readout over steps {cfg['readout_warmup']}-{cfg['steps'] - 1}" in proc.stdout
+    e = d["energy"]  # the printed ratios are the summary's, and the summary's are the estimates' quotients
+    assert x["loihi_vs_ann_energy_ratio"] == pytest.approx(e["loihi_estimate_uj_per_inference"]
+                                                           / e["ann_estimate_uj_per_inference"])
+    assert (f"SNN / ANN energy: Loihi {x['loihi_vs_ann_energy_ratio']:.2f}x "
+            f"({x['loihi_with_static_vs_ann_energy_ratio']:.2f}x with static), paper-style "
+            f"{x['snn_horowitz_uj_per_inference']:.2f} uJ = {x['snn_vs_ann_energy_ratio_horowitz']:.2f}x") in proc.stdout
 
 
 def test_export_command_converted_stage(tiny_run, tmp_path):

@@ -63,21 +63,29 @@ def _table(s: dict) -> str:
     measured = "n/a (no hardware profiler)" if e["measured_uj_per_inference"] is None \
         else f"{e['measured_uj_per_inference']:.1f} uJ"
     score = "no task metric" if s["metric"] is None else f"{s['metric_name']} = {s['metric']:.4f}"
+    x = s["extra"]
+    window = x.get("readout_window_steps")
     lines += ["",
               f"{score} on {s['n_samples']} samples ({s['backend']}), "
-              f"mean firing rate {s['mean_firing_rate_hz']:.1f} Hz, T = {s['steps_per_sample']}",
+              f"mean firing rate {s['mean_firing_rate_hz']:.1f} Hz, T = {s['steps_per_sample']}"
+              + (f", readout over steps {window[0]}-{window[1]}" if window else "")
+              + (", image sent once" if x.get("input_once") else ""),
               f"energy per inference (estimates): Loihi {e['loihi_estimate_uj_per_inference']:.2f} uJ "
               f"(Loihi 1 dynamic), + {e['loihi2_static_uj_per_inference']:.2f} uJ Loihi 2 static = "
               f"{e['loihi_estimate_with_static_uj_per_inference']:.2f} uJ, "
               f"ANN {e['ann_estimate_uj_per_inference']:.2f} uJ; measured: {measured}",
+              *([f"SNN / ANN energy: Loihi {x['loihi_vs_ann_energy_ratio']:.2f}x "
+                 f"({x['loihi_with_static_vs_ann_energy_ratio']:.2f}x with static), paper-style "
+                 f"{x['snn_horowitz_uj_per_inference']:.2f} uJ = {x['snn_vs_ann_energy_ratio_horowitz']:.2f}x"]
+                if x.get("loihi_vs_ann_energy_ratio") is not None else []),
               f"{s['seconds']:.1f} s, {s['seconds_per_sample']:.3f} s per sample"]
-    at_export = s["extra"].get("test_metric_at_export")
-    if at_export and s["extra"].get("split") == "test" and s["extra"].get("limit") is None:
+    at_export = x.get("test_metric_at_export")
+    if at_export and x.get("split") == "test" and x.get("limit") is None:
         lines.append(f"at export: training-time SNN {at_export['training_snn']:.4f}, "
                      f"fixed-point emulation {at_export['fixed_point_emulation']:.4f}")
-    fit = s["extra"]["fit"]["total"]
+    fit = x["fit"]["total"]
     lines.append(f"Loihi 2 fit: {fit['neurons']} neurons, {fit['synapses']} synapses, about {fit['cores']} cores")
-    for w in s["extra"]["fit"]["warnings"]:
+    for w in x["fit"]["warnings"]:
         lines.append(f"warning: {w}")
     return "\n".join(lines)
 
