@@ -65,6 +65,7 @@ class RunConfig:
     readout_warmup: int = 16            # first steps of a sample the readout ignores (deep-layer latency)
     readout_warmup_auto: bool = False   # measure the converted SNN's latency and set readout_warmup from it
     input_once: bool = False            # the image is sent once per sample, held by the first layer's current
+    init_from: str | None = None        # a stage checkpoint (.pt) of an earlier run: its weights replace ANN training
     dt_s: float = 1e-3
     seed: int = 0
     channels: tuple[int, ...] = (16, 32, 64)
@@ -259,6 +260,8 @@ def validate(cfg: RunConfig, where: str) -> None:
     if not 0 <= cfg.readout_warmup < cfg.steps:
         fail("readout_warmup", f"a whole number in [0, steps) = [0, {cfg.steps})", cfg.readout_warmup)
     number("dt_s", cfg.dt_s, 0, True)
+    if cfg.init_from is not None and (not isinstance(cfg.init_from, str) or not cfg.init_from.strip()):
+        fail("init_from", "null or the path of a stage checkpoint (.pt) of an earlier run", cfg.init_from)
     whole("seed", cfg.seed, 0, 2**32 - 2)
     sizes("channels", cfg.channels)
     sizes("hidden", cfg.hidden)

@@ -34,6 +34,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--force", action="store_true",
                    help="--out holds a run: remove its files and start afresh (without this, an existing run "
                         "is only continued with --resume)")
+    p.add_argument("--init", help="start from the weights of an earlier run's stage checkpoint (RUN/ann.pt, "
+                                  "RUN/hybrid.pt, ...; same layers and sizes) instead of training the ANN: e.g. "
+                                  "a T = 32 hybrid SNN fine-tuned again with --steps 16")
     p.add_argument("--export-converted", action="store_true",
                    help="also export the converted SNN (the hybrid SNN is always exported) to NetX HDF5")
     return p.parse_args(argv)
@@ -46,6 +49,8 @@ def _overrides(a: argparse.Namespace) -> dict:
         o["readout_warmup"] = a.steps // 2
     if a.seed is not None:
         o["seed"] = a.seed
+    if a.init is not None:
+        o["init_from"] = a.init
     train = {k: v for k, v in (("epochs_ann", a.epochs_ann), ("epochs_hybrid", a.epochs_hybrid),
                                ("method", a.method)) if v is not None}
     if train:
@@ -84,6 +89,10 @@ def main(argv: list[str] | None = None) -> int:
             raise InputError(a.data, "data folder not found")
         if a.resume and not a.out:
             raise InputError(None, "--resume needs --out DIR of the run to continue")
+        if a.init is not None and a.resume:
+            raise InputError(None, "--init starts a run; a resumed run keeps the init_from of its config")
+        if a.init is not None and not Path(a.init).is_file():
+            raise InputError(a.init, "checkpoint not found")
         from ..training import distributed
         from ..workflows import runfolder
 

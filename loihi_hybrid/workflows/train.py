@@ -218,14 +218,34 @@ class Pipeline:
 
     # the three stages ---------------------------------------------------------------------------------------
     def train_ann(self) -> None:
-        """1. The ANN with rate neurons."""
+        """1. The ANN with rate neurons (with ``init_from``: the given checkpoint's weights, evaluated)."""
         c, t = self.cfg, self.cfg.train
-        self.log(f"[ann] training {t.epochs_ann} epochs with rate neurons ({c.neuron.kind})")
         self.model.set_alphas([c.conversion.firing_rate_scale * c.dt_s] * len(self.model.spiking_layers()))
+        if c.init_from is not None:
+            self.init_weights(Path(c.init_from))
+            return
+        self.log(f"[ann] training {t.epochs_ann} epochs with rate neurons ({c.neuron.kind})")
         res = self._train("ann", Mode.ANN, Mode.ANN, t.epochs_ann, t.lr_ann, None, c.seed, None, "ANN")
         t0 = time.perf_counter()
         ev = self._evaluate(Mode.ANN, "test ANN")
         self.finish("ann", _row(ev, res.seconds + time.perf_counter() - t0, res.epochs), res.history)
+
+    def init_weights(self, path: Path) -> None:
+        """The ANN stage of a run that starts from an earlier run's stage checkpoint (``init_from``), e.g. a
+        T = 32 hybrid SNN fine-tuned again at T = 16: its weights, evaluated as the ANN (rate neurons).
+        The network (layers and shapes) must be this run's; the rest of its config may differ."""
+        t0 = time.perf_counter()
+        model, _, stage = load_model(path, device=self.device)
+        mine, theirs = self.model.state_dict(), model.state_dict()
+        differ = [k for k in mine if k not in theirs or theirs[k].shape != mine[k].shape] + \
+                 [k for k in theirs if k not in mine]
+        if differ:
+            raise InputError(path, f"init_from: its network differs from this run's (first: {differ[0]}); "
+                                   f"layers and sizes must match")
+        self.model.load_state_dict(theirs)
+        self.log(f"[ann] weights from {path} ({stage or 'unknown'} stage), not trained")
+        ev = self._evaluate(Mode.ANN, "test ANN")
+        self.finish("ann", _row(ev, time.perf_counter() - t0, 0, {"init_from": str(path), "init_stage": stage}), [])
 
     def convert(self) -> None:
         """2. The converted SNN: same weights, spiking neurons; both conversions measured, the configured one kept."""

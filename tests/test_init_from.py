@@ -1,0 +1,62 @@
+"""``finetune.py --init CKPT`` (config ``init_from``): a run starts from an earlier run's stage checkpoint
+instead of training its ANN (e.g. a T = 32 hybrid SNN fine-tuned again at a shorter T)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from loihi_hybrid.cli import finetune
+
+MINI = {"steps": 4, "readout_warmup": 2, "channels": [2, 2, 2], "hidden": [4, 4, 4],
+        "data": {"input_size": [8, 8], "synthetic_samples": 60},
+        "train": {"epochs_ann": 2, "epochs_hybrid": 1, "batch_size": 8, "max_train_batches": 2}}
+
+
+def weights(path):
+    return torch.load(path, weights_only=True)["state_dict"]
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory):
+    root = tmp_path_factory.mktemp("init")
+    cfg = root / "mini.json"
+    cfg.write_text(json.dumps(MINI))
+    assert finetune.main(["locnet", "--config", str(cfg), "--out", str(root / "src"), "--device", "cpu"]) == 0
+    return root, cfg
+
+
+def test_a_run_starts_from_the_checkpoint_at_another_T(source):
+    root, cfg = source
+    ckpt = root / "src" / "hybrid.pt"
+    out = root / "again"
+    assert finetune.main(["locnet", "--config", str(cfg), "--init", str(ckpt), "--steps", "6",
+                          "--out", str(out), "--device", "cpu"]) == 0
+    got, src = weights(out / "ann.pt"), weights(ckpt)
+    assert got.keys() == src.keys() and all(torch.equal(got[k], src[k]) for k in src)  # not trained
+    s = json.loads((out / "summary.json").read_text())
+    assert s["ann"]["epochs"] == 0 and s["ann"]["extra"]["init_from"] == str(ckpt)
+    assert s["ann"]["extra"]["init_stage"] == "hybrid"
+    c = json.loads((out / "config.json").read_text())
+    assert c["init_from"] == str(ckpt) and c["steps"] == 6 and s["hybrid"]["epochs"] == 1
+    h = weights(out / "hybrid.pt")
+    assert any(not torch.equal(h[k], src[k]) for k in src)  # the hybrid stage did train
+
+
+@pytest.mark.parametrize("extra, needle", [
+    (["--init", "nowhere.pt"], "nowhere.pt: checkpoint not found"),
+    (["--init", "{src}/hybrid.pt", "--resume"], "--init starts a run"),
+    (["--init", "{src}/hybrid.pt", "--config", "{wide}"], "init_from: its network differs from this run's"),
+    (["--init", "{src}/config.json"], "cannot load checkpoint"),
+])
+def test_bad_init_is_one_line_and_exit_2(source, extra, needle, capsys, tmp_path):
+    root, cfg = source
+    wide = tmp_path / "wide.json"
+    wide.write_text(json.dumps({**MINI, "hidden": [5, 4, 4]}))
+    args = [x.format(src=root / "src", wide=wide) for x in extra]
+    if "--config" not in args:
+        args += ["--config", str(cfg)]
+    assert finetune.main(["locnet", *args, "--out", str(tmp_path / "o"), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and needle in err[0], err
