@@ -149,6 +149,18 @@ def test_deploy_split_all_and_export_metric(tiny_run, tmp_path):
             f"{x['snn_horowitz_uj_per_inference']:.2f} uJ = {x['snn_vs_ann_energy_ratio_horowitz']:.2f}x") in proc.stdout
 
 
+def test_parity_script_finds_sim_equal_to_the_emulator(tiny_run, tmp_path):
+    """scripts/parity.py: every spike of every layer and the readout voltages, Lava sim = emulator, on the
+    first test group of each protocol (LocNet: paper and placed)."""
+    task, out, _, _ = tiny_run
+    proc = script("parity.py", out / f"{task}_hybrid.net", "-n", 1, "--json", tmp_path / "p.json")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    r = json.loads((tmp_path / "p.json").read_text())
+    assert r["equal"] and r["readout_voltage_equal"] and sum(r["spikes_per_layer"].values()) > 0
+    assert set(r["mismatching_spikes_per_layer"]) == set(r["spikes_per_layer"])
+    assert r["protocols"] == (["paper", "placed"] if task == "locnet" else ["paper"])
+
+
 def test_export_command_converted_stage(tiny_run, tmp_path):
     _, out, _, _ = tiny_run
     target = tmp_path / "conv.net"
