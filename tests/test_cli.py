@@ -153,12 +153,13 @@ def test_parity_script_finds_sim_equal_to_the_emulator(tiny_run, tmp_path):
     """scripts/parity.py: every spike of every layer and the readout voltages, Lava sim = emulator, on the
     first test group of each protocol (LocNet: paper and placed)."""
     task, out, _, _ = tiny_run
-    proc = script("parity.py", out / f"{task}_hybrid.net", "-n", 1, "--json", tmp_path / "p.json")
+    proc = script("parity.py", out / f"{task}_hybrid.net", "-n", 1, "--max-samples", 2, "--json", tmp_path / "p.json")
     assert proc.returncode == 0, proc.stderr[-2000:]
     r = json.loads((tmp_path / "p.json").read_text())
     assert r["equal"] and r["readout_voltage_equal"] and sum(r["spikes_per_layer"].values()) > 0
     assert set(r["mismatching_spikes_per_layer"]) == set(r["spikes_per_layer"])
     assert r["protocols"] == (["paper", "placed"] if task == "locnet" else ["paper"])
+    assert r["samples"] == 2  # LocNet: 1 image under each protocol; CAE: the first 2 slices of 1 volume
 
 
 def test_export_command_converted_stage(tiny_run, tmp_path):

@@ -13,10 +13,11 @@ from ..fixedpoint.emulator import emulate
 from .deploy import open_export, select, with_protocol
 
 
-def parity(model: str | Path, data_dir: str | None, n: int = 2) -> dict[str, Any]:
+def parity(model: str | Path, data_dir: str | None, n: int = 2, max_samples: int | None = None) -> dict[str, Any]:
     """Run the first ``n`` test groups (images, or whole volumes) of ``model``'s data under each protocol of
-    its task through the emulator and through Lava's ``sim`` back end with every spike recorded; returns
-    the samples, per-layer spike totals and per-layer mismatching spikes (all 0 when the two agree)."""
+    its task (at most ``max_samples`` samples of each) through the emulator and through Lava's ``sim`` back
+    end with every spike recorded; returns the samples, per-layer spike totals and per-layer mismatching
+    spikes (all 0 when the two agree)."""
     from ..backends.lava.runner import run_lava  # noqa: PLC0415 (Lava adapter)
 
     path = Path(model)
@@ -25,7 +26,7 @@ def parity(model: str | Path, data_dir: str | None, n: int = 2) -> dict[str, Any
     parts = [select(data, "test", n)]
     parts += [select(with_protocol(task, p).load_data(data_dir), "test", n)
               for p in task.protocols if p != task.cfg.data.protocol]
-    x = np.concatenate([p.x for p in parts])
+    x = np.concatenate([p.x[:max_samples] for p in parts])
     t0 = time.perf_counter()
     emu = emulate(net, x, record=True)
     lava = run_lava(path, net, net.encode_input(x), backend="sim", record_trains=True, chunk=1)
