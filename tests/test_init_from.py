@@ -27,12 +27,13 @@ def source(tmp_path_factory):
     return root, cfg
 
 
-def test_a_run_starts_from_the_checkpoint_at_another_T(source):
+def test_a_run_starts_from_the_checkpoint_at_another_T(source, capsys):
     root, cfg = source
     ckpt = root / "src" / "hybrid.pt"
     out = root / "again"
     assert finetune.main(["locnet", "--config", str(cfg), "--init", str(ckpt), "--steps", "6",
                           "--out", str(out), "--device", "cpu"]) == 0
+    assert f"| initial weights as ANN (hybrid stage of {ckpt}) |" in capsys.readouterr().out  # not "pure ANN"
     got, src = weights(out / "ann.pt"), weights(ckpt)
     assert got.keys() == src.keys() and all(torch.equal(got[k], src[k]) for k in src)  # not trained
     s = json.loads((out / "summary.json").read_text())

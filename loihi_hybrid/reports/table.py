@@ -14,6 +14,8 @@ def results_table(summary: dict[str, Any]) -> str:
         row = summary[key]
         if key == "baseline":
             label = f"baseline ({row['extra'].get('predictor', '')})"
+        elif key == "ann" and row["extra"].get("init_from"):  # not trained here: say whose weights these are
+            label = f"initial weights as ANN ({row['extra'].get('init_stage') or 'a'} stage of {row['extra']['init_from']})"
         rate = "–" if row["firing_rate_hz"] is None else f"{row['firing_rate_hz']:.1f}"
         lines.append(f"| {label} | {row['metric']:.4f} | {rate} | {row['seconds']:.1f} | {row['epochs']} |")
     others = sorted({name for key, _ in ROWS for name in summary[key]["extra"].get("protocols", {})})
