@@ -162,6 +162,13 @@ def test_parity_script_finds_sim_equal_to_the_emulator(tiny_run, tmp_path):
     assert r["samples"] == 2  # LocNet: 1 image under each protocol; CAE: the first 2 slices of 1 volume
 
 
+@pytest.mark.parametrize("args, needle", [(["-n", "0"], "-n and --max-samples must be >= 1"),
+                                          (["--max-samples", "0"], "-n and --max-samples must be >= 1")])
+def test_parity_script_bad_counts_are_one_line_and_exit_2(args, needle):
+    proc = script("parity.py", ROOT / "netx_exports" / "locnet_hybrid.net", *args)
+    assert_one_line_exit_2(proc, needle)
+
+
 def test_export_command_converted_stage(tiny_run, tmp_path):
     _, out, _, _ = tiny_run
     target = tmp_path / "conv.net"

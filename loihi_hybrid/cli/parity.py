@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from ..errors import InputError
 from .common import run_cli
 
 
@@ -19,6 +20,8 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
 
     def body() -> int:
+        if a.n < 1 or (a.max_samples is not None and a.max_samples < 1):
+            raise InputError(None, f"-n and --max-samples must be >= 1, got {a.n} and {a.max_samples}")
         from ..workflows.parity import parity
 
         r = parity(a.model, a.data, a.n, a.max_samples)
