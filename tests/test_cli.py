@@ -169,6 +169,14 @@ def test_parity_script_bad_counts_are_one_line_and_exit_2(args, needle):
     assert_one_line_exit_2(proc, needle)
 
 
+@pytest.mark.parametrize("name", ["parity.py", "frontier.py"])
+def test_real_data_export_without_its_data_is_refused(name):
+    """Run without --data, an export trained on real data would be scored on the embedded synthetic set:
+    plausible numbers that mean nothing. deploy.py, parity.py and frontier.py refuse it alike."""
+    proc = script(name, ROOT / "netx_exports" / "locnet_hybrid.net")
+    assert_one_line_exit_2(proc, "pass --data DIR with that data")
+
+
 def test_export_command_converted_stage(tiny_run, tmp_path):
     _, out, _, _ = tiny_run
     target = tmp_path / "conv.net"

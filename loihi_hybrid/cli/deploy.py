@@ -130,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     def body() -> int:
         from tqdm import tqdm
 
-        from ..workflows.deploy import deploy, deploy_arrays, deploy_raw, is_plain, open_export, resolve_protocol
+        from ..workflows.deploy import (deploy, deploy_arrays, deploy_raw, export_data, is_plain, open_export,
+                                        resolve_protocol)
 
         if a.limit is not None and a.limit < 1:
             raise InputError(None, "--limit must be >= 1")
@@ -171,12 +172,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         _, meta, task = open_export(a.model)
         task = resolve_protocol(task, a.split, a.protocol)
-        if a.data is not None and not Path(a.data).is_dir():
-            raise InputError(a.data, "data folder not found")
-        trained_on = meta["preprocessing"]["data_source"]
-        if a.data is None and trained_on != task.default_source:
-            raise InputError(a.model, f"trained on {trained_on}: pass --data DIR with that data")
-        data = task.load_data(a.data)
+        data = export_data(a.model, meta, task, a.data)
         with tqdm(desc=f"{a.backend}", unit="sample", leave=False, disable=None if shard.is_main() else True) as bar:
             def progress(done: int) -> None:
                 bar.n = done

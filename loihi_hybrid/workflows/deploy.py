@@ -59,6 +59,18 @@ def open_export(model_path: str | Path) -> tuple[FixedNetwork, dict[str, Any], T
     return net, meta, task
 
 
+def export_data(path: str | Path, meta: dict[str, Any], task: Task, data_dir: str | Path | None) -> DataSplits:
+    """The data an export is evaluated on: ``data_dir``, or the task's embedded set if the export was trained
+    on it. An export trained on other data, run without ``data_dir``, is an :class:`InputError`: its numbers
+    on the embedded set would look plausible and mean nothing."""
+    if data_dir is not None and not Path(data_dir).is_dir():
+        raise InputError(data_dir, "data folder not found")
+    trained_on = meta["preprocessing"]["data_source"]
+    if data_dir is None and trained_on != task.default_source:
+        raise InputError(path, f"trained on {trained_on}: pass --data DIR with that data")
+    return task.load_data(None if data_dir is None else str(data_dir))
+
+
 def with_protocol(task: Task, protocol: str | None) -> Task:
     """``task`` with its test split under ``protocol`` (None: as it was trained)."""
     if protocol is None or protocol == task.cfg.data.protocol:

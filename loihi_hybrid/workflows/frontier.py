@@ -21,7 +21,7 @@ from ..fixedpoint.netx import read_netx
 from ..fsio import atomic_write_json, atomic_write_text, check_writable
 from ..models.network import warmup_for
 from ..plots.frontier import plot_frontier
-from .deploy import open_export, select
+from .deploy import export_data, open_export, select
 
 
 def _points(sources: list[str | Path]) -> list[tuple[str, Path | dict]]:
@@ -51,7 +51,7 @@ def evaluate_point(path: Path, steps: int, data_dir: str | None, limit: int | No
     net, meta, task = open_export(path)
     key = (meta["task"], json.dumps(meta["config"]["data"], sort_keys=True), meta["config"]["seed"])
     if key not in cache:
-        cache[key] = task.load_data(data_dir)
+        cache[key] = export_data(path, meta, task, data_dir)
     part = select(cache[key], "test", limit)
     T = steps
     run = dataclasses.replace(net, steps=T, warmup=warmup_for(net.warmup, T) if T != net.steps else net.warmup)

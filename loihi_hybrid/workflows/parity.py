@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..fixedpoint.emulator import emulate
-from .deploy import open_export, select, with_protocol
+from .deploy import export_data, open_export, select, with_protocol
 
 
 def parity(model: str | Path, data_dir: str | None, n: int = 2, max_samples: int | None = None) -> dict[str, Any]:
@@ -22,9 +22,9 @@ def parity(model: str | Path, data_dir: str | None, n: int = 2, max_samples: int
 
     path = Path(model)
     net, meta, task = open_export(path)
-    data = task.load_data(data_dir)
+    data = export_data(path, meta, task, data_dir)
     parts = [select(data, "test", n)]
-    parts += [select(with_protocol(task, p).load_data(data_dir), "test", n)
+    parts += [select(export_data(path, meta, with_protocol(task, p), data_dir), "test", n)
               for p in task.protocols if p != task.cfg.data.protocol]
     x = np.concatenate([p.x[:max_samples] for p in parts])
     t0 = time.perf_counter()
