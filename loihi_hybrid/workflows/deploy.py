@@ -127,7 +127,7 @@ def summarise(task: Task | None, net: FixedNetwork, meta: dict[str, Any], out: B
                       energy["loihi_estimate_with_static_uj_per_inference"] / ann if ann else None,
                   "input_once": net.input_once, "energy_labels": ENERGY_LABELS,
                   # the steps the task's decoding reads (after the readout warm-up), None for raw inputs
-                  "readout_window_steps": None if task is None else [task.cfg.readout_warmup, net.steps - 1],
+                  "readout_window_steps": None if task is None else [net.warmup, net.steps - 1],
                   "test_metric_at_export": meta.get("test_metric_at_export"), "fit": fit_report(net)},
     }
 
