@@ -33,7 +33,9 @@ def test_a_run_starts_from_the_checkpoint_at_another_T(source, capsys):
     out = root / "again"
     assert finetune.main(["locnet", "--config", str(cfg), "--init", str(ckpt), "--steps", "6",
                           "--out", str(out), "--device", "cpu"]) == 0
-    assert f"| initial weights as ANN (hybrid stage of {ckpt}) |" in capsys.readouterr().out  # not "pure ANN"
+    out_text = capsys.readouterr().out
+    assert f"| initial weights as ANN (hybrid stage of {ckpt}) |" in out_text  # not "pure ANN"
+    assert "; this run changes readout_warmup, steps\n" in out_text  # what differs from the source's config
     got, src = weights(out / "ann.pt"), weights(ckpt)
     assert got.keys() == src.keys() and all(torch.equal(got[k], src[k]) for k in src)  # not trained
     s = json.loads((out / "summary.json").read_text())

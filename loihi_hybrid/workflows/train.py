@@ -64,6 +64,18 @@ class RunPaths:
         return self.out / "state.json"
 
 
+def _changed_keys(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> list[str]:
+    """Dotted config keys whose values differ between ``a`` and ``b`` (nested dicts compared key by key)."""
+    out = []
+    for k in sorted(set(a) | set(b)):
+        x, y = a.get(k), b.get(k)
+        if isinstance(x, dict) and isinstance(y, dict):
+            out += _changed_keys(x, y, f"{prefix}{k}.")
+        elif x != y:
+            out.append(f"{prefix}{k}")
+    return out
+
+
 def _row(ev: Evaluation, seconds: float, epochs: int, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"metric": ev.metric, "firing_rate_hz": ev.firing_rate_hz, "per_layer_rate_hz": ev.per_layer_rate_hz,
             "seconds": round(seconds, 2), "epochs": epochs, "extra": {**ev.extra, **(extra or {})}}
@@ -235,7 +247,7 @@ class Pipeline:
         T = 32 hybrid SNN fine-tuned again at T = 16: its weights, evaluated as the ANN (rate neurons).
         The network (layers and shapes) must be this run's; the rest of its config may differ."""
         t0 = time.perf_counter()
-        model, _, stage = load_model(path, device=self.device)
+        model, theirs_cfg, stage = load_model(path, device=self.device)
         mine, theirs = self.model.state_dict(), model.state_dict()
         differ = [k for k in mine if k not in theirs or theirs[k].shape != mine[k].shape] + \
                  [k for k in theirs if k not in mine]
@@ -243,7 +255,9 @@ class Pipeline:
             raise InputError(path, f"init_from: its network differs from this run's (first: {differ[0]}); "
                                    f"layers and sizes must match")
         self.model.load_state_dict(theirs)
-        self.log(f"[ann] weights from {path} ({stage or 'unknown'} stage), not trained")
+        changed = [k for k in _changed_keys(theirs_cfg.to_dict(), self.cfg.to_dict()) if k != "init_from"]
+        self.log(f"[ann] weights from {path} ({stage or 'unknown'} stage), not trained"
+                 + (f"; this run changes {', '.join(changed)}" if changed else ""))
         ev = self._evaluate(Mode.ANN, "test ANN")
         self.finish("ann", _row(ev, time.perf_counter() - t0, 0, {"init_from": str(path), "init_stage": stage}), [])
 
