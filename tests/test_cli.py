@@ -177,6 +177,13 @@ def test_real_data_export_without_its_data_is_refused(name):
     assert_one_line_exit_2(proc, "pass --data DIR with that data")
 
 
+def test_frontier_of_two_networks_is_refused(tmp_path):
+    """IoU and Dice on one axis would read as one scale: a frontier takes the points of one network."""
+    proc = script("frontier.py", ROOT / "netx_exports" / "locnet_hybrid.net", ROOT / "netx_exports" / "cae_hybrid.net",
+                  "--out", tmp_path / "f")
+    assert_one_line_exit_2(proc, "the points are of several networks (cae, locnet)")
+
+
 def test_export_command_converted_stage(tiny_run, tmp_path):
     _, out, _, _ = tiny_run
     target = tmp_path / "conv.net"

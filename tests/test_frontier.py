@@ -34,6 +34,9 @@ def test_frontier_of_a_tiny_run(tmp_path, capsys):
     assert len(saved["rows"]) == len(rows) and "Loihi 2" in saved["energy_labels"]["loihi2_static_uj_per_inference"]
     assert (tmp_path / "f" / "frontier.png").stat().st_size > 0
     assert (tmp_path / "f" / "frontier.md").read_text().count("\n") == len(rows) + 2
+    # with --limit the exports see the first groups only: the ANN point says its figure is the whole split
+    limited = frontier([run.folder], [], tmp_path / "h", limit=1, log=lambda _: None)
+    assert [r["point"] for r in limited if r["steps"] is None] == ["run: ANN (full test split)"]
     # the command line: a bad --steps is one line, exit 2
     assert frontier_cli.main([str(run.folder), "--steps", "4,x", "--out", str(tmp_path / "g")]) == 2
     assert "--steps 4,x" in capsys.readouterr().err

@@ -17,10 +17,11 @@ from typing import Any, Callable
 from ..backends.energy import ENERGY_LABELS, energy_estimates, layer_activity, mean_rate_hz
 from ..errors import InputError
 from ..fixedpoint.emulator import emulate
-from ..fixedpoint.netx import read_netx
+from ..fixedpoint import FixedNetwork
 from ..fsio import atomic_write_json, atomic_write_text, check_writable
 from ..models.network import warmup_for
 from ..plots.frontier import plot_frontier
+from ..tasks import Task
 from .deploy import export_data, open_export, select
 
 
@@ -44,11 +45,11 @@ def _points(sources: list[str | Path]) -> list[tuple[str, Path | dict]]:
     return out
 
 
-def evaluate_point(path: Path, steps: int, data_dir: str | None, limit: int | None,
-                   cache: dict) -> dict[str, Any]:
-    """One export run at ``steps`` steps on its test split (``limit``: first N groups), on the emulator;
-    ``cache`` keeps loaded data sets between points."""
-    net, meta, task = open_export(path)
+def evaluate_point(path: Path, export: tuple[FixedNetwork, dict[str, Any], Task], steps: int,
+                   data_dir: str | None, limit: int | None, cache: dict) -> dict[str, Any]:
+    """The export at ``path`` (opened: :func:`.deploy.open_export`) run at ``steps`` steps on its test split
+    (``limit``: first N groups), on the emulator; ``cache`` keeps loaded data sets between points."""
+    net, meta, task = export
     key = (meta["task"], json.dumps(meta["config"]["data"], sort_keys=True), meta["config"]["seed"])
     if key not in cache:
         cache[key] = export_data(path, meta, task, data_dir)
@@ -72,14 +73,21 @@ def frontier(sources: list[str | Path], steps: list[int], out: str | Path, data_
     check_writable(out, folder=True)
     out.mkdir(parents=True, exist_ok=True)
     rows, cache, ann = [], {}, []
-    for label, src in _points(sources):
+    points = _points(sources)
+    opened = {src: open_export(src) for _, src in points if not isinstance(src, dict)}  # each file read once
+    tasks = {meta["task"] for _, meta, _ in opened.values()} | {src["task"] for _, src in points if isinstance(src, dict)}
+    if len(tasks) > 1:  # one metric axis: IoU and Dice on one plot would read as one scale
+        raise InputError(None, f"the points are of several networks ({', '.join(sorted(tasks))}); a frontier "
+                               "compares operating points of one network")
+    for label, src in points:
         if isinstance(src, dict):
-            ann.append((label, src))
+            # with --limit the exports see the first N groups, the ANN's figure is its run's whole test split
+            ann.append((f"{label} (full test split)" if limit is not None else label, src))
             continue
-        own = read_netx(src)[0].steps
+        own = opened[src][0].steps
         for T in sorted({own, *steps}):
             row = {"point": label, "source": str(src), "exported_T": T == own,
-                   **evaluate_point(src, T, data_dir, limit, cache)}
+                   **evaluate_point(src, opened[src], T, data_dir, limit, cache)}
             rows.append(row)
             log(f"[frontier] {label} T={row['steps']}: {row['metric_name']} {row['metric']:.4f}, "
                 f"Loihi {row['loihi_estimate_uj']:.1f} + static {row['loihi2_static_uj']:.1f} µJ, "
