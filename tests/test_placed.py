@@ -1,4 +1,6 @@
 """The placed protocol: exact box transform on hand cases, determinism, backgrounds from the same split."""
+
+import json
 import numpy as np
 import pytest
 
@@ -247,3 +249,15 @@ def test_export_metadata_names_the_training_protocols(fraction, trained):
     task = _task(placed_fraction=fraction, protocol="placed")
     p = task.preprocessing("synthetic")["protocols"]
     assert p["trained_on"] == trained and p["validated_on"] == "placed" and p["placed_fraction"] == fraction
+
+
+def test_measured_warmup_keeps_the_placed_training_backgrounds(tmp_path):
+    """``readout_warmup_auto`` changes the config after conversion; placed training photos must still find
+    their backgrounds in the hybrid stage (a rebuilt task had lost them: AttributeError)."""
+    from loihi_hybrid.workflows.train import run_pipeline
+
+    cfg = load_config("locnet", synthetic=True, overrides={**TINY_RUN, "readout_warmup_auto": True})
+    summary = run_pipeline(cfg, make_task(cfg).load_data(None), tmp_path, export=(), log=lambda _: None)
+    converted = summary["converted"]["extra"]
+    assert summary["hybrid"]["epochs"] == 1
+    assert json.loads((tmp_path / "config.json").read_text())["readout_warmup"] == converted["readout_warmup"]

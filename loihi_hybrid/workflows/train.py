@@ -223,7 +223,9 @@ class Pipeline:
                 return
             warmup = int(measured)
         self.cfg = dataclasses.replace(self.cfg, readout_warmup=warmup)
-        self.task = make_task(self.cfg)
+        # the same task object: a new one would lack what ``prepare`` learned from the data (LocNet's
+        # backgrounds for placed training photos)
+        self.task.cfg = self.cfg
         self.model.readout_warmup = warmup
         if distributed.is_main():
             atomic_write_json(self.paths.out / "config.json", self.cfg.to_dict())
