@@ -70,6 +70,7 @@ class RunConfig:
     seed: int = 0
     channels: tuple[int, ...] = (16, 32, 64)
     hidden: tuple[int, ...] = (256, 128, 64)
+    pool_convs: bool = True             # each stage: conv + stride-2 "pooling" conv (paper); false: one stride-2 conv
     neuron: NeuronParams = field(default_factory=NeuronParams)
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)

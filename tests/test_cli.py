@@ -182,6 +182,7 @@ def test_frontier_of_two_networks_is_refused(tmp_path):
     proc = script("frontier.py", ROOT / "netx_exports" / "locnet_hybrid.net", ROOT / "netx_exports" / "cae_hybrid.net",
                   "--out", tmp_path / "f")
     assert_one_line_exit_2(proc, "the points are of several networks (cae, locnet)")
+    assert not (tmp_path / "f").exists()  # a refused input leaves no empty output folder
 
 
 def test_export_command_converted_stage(tiny_run, tmp_path):

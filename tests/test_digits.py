@@ -111,6 +111,16 @@ def test_model_shape():
     assert [m.name for m in model.spiking_layers()] == ["conv1", "pool1", "fc1"]
 
 
+def test_compact_stages_and_channel_count_checks():
+    cfg = load_config("digits", synthetic=True, overrides={"pool_convs": False, "channels": [4, 8, 6]})
+    model = make_task(cfg).build()
+    assert [m.name for m in model.spiking_layers()] == ["conv1", "conv2", "conv3", "fc1"]
+    assert model(torch.rand(2, 1, 8, 8), "ann").shape == (2, 10)  # 8x8 -> 4 -> 2 -> 1: 6 inputs to fc1
+    assert model.spiking_layers()[-1].synapse.weight.shape[1] == 6
+    with pytest.raises(InputError, match="channels must be pairs"):
+        make_task(load_config("digits", synthetic=True, overrides={"channels": [4, 8, 6]})).build()
+
+
 TINY = {"steps": 8, "readout_warmup": 4, "channels": [4, 8], "hidden": [16],
         "data": {"test_frac": 0.05, "val_frac": 0.05},
         "train": {"epochs_ann": 3, "epochs_hybrid": 1, "batch_size": 64, "lr_ann": 0.006,

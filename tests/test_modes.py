@@ -9,14 +9,15 @@ from loihi_hybrid.models.layers import Activity, Flatten, Readout, dense_layer
 from loihi_hybrid.neurons import NeuronParams, rate
 
 
-@pytest.fixture(params=["locnet", "cae"])
+@pytest.fixture(params=["locnet", "cae", "locnet-compact", "cae-compact"])
 def tiny_net(request):
     torch.manual_seed(0)
-    if request.param == "locnet":
-        net = LocNet(LocNetSpec(input_size=(12, 16), channels=(4, 4, 4), hidden=(8, 8, 8)))
+    pool_convs = not request.param.endswith("-compact")
+    if request.param.startswith("locnet"):
+        net = LocNet(LocNetSpec(input_size=(12, 16), channels=(4, 4, 4), hidden=(8, 8, 8), pool_convs=pool_convs))
         x = torch.rand(3, 3, 12, 16)
     else:
-        net = CAE(CAESpec(input_size=(8, 12), channels=(4, 4, 4)))
+        net = CAE(CAESpec(input_size=(8, 12), channels=(4, 4, 4), pool_convs=pool_convs))
         x = torch.rand(3, 1, 8, 12)
     calibrate(net, x)
     net.readout_warmup = 4
@@ -143,3 +144,25 @@ def test_time_chunks_do_not_change_spikes_or_output(tiny_net, mode):
     for y, spikes in results[1:]:
         torch.testing.assert_close(y, results[0][0], rtol=0, atol=1e-6)
         assert all(torch.equal(a, b) for a, b in zip(spikes, results[0][1]))
+
+
+@pytest.mark.parametrize("pool_convs, names", [
+    (True, ["conv1", "pool1", "conv3", "pool2", "conv5", "pool3", "fc1", "fc2"]),
+    (False, ["conv1", "conv2", "conv3", "fc1", "fc2"])])
+def test_locnet_stages_with_and_without_pooling_convs(pool_convs, names):
+    net = LocNet(LocNetSpec(input_size=(12, 16), channels=(4, 5, 6), hidden=(8, 7), pool_convs=pool_convs))
+    assert [m.name for m in net.spiking_layers()] == names
+    strided = [m.name for m in net.spiking_layers() if getattr(m.synapse, "stride", (1,))[0] == 2]
+    assert strided == [n for n in names if n.startswith("pool" if pool_convs else "conv")]
+    # three halvings either way: 12x16 -> 2x2, 6 channels into the first dense layer
+    assert net.spiking_layers()[-2].synapse.weight.shape[1] == 6 * 2 * 2
+    assert net(torch.rand(2, 3, 12, 16), Mode.ANN, 1).shape == (2, 4)
+
+
+@pytest.mark.parametrize("pool_convs, names", [
+    (True, ["enc1", "pool1", "enc2", "pool2", "bottleneck", "up1", "dec1", "up2", "dec2"]),
+    (False, ["enc1", "enc2", "bottleneck", "up1", "up2"])])
+def test_cae_stages_with_and_without_pooling_convs(pool_convs, names):
+    net = CAE(CAESpec(input_size=(8, 12), channels=(4, 5, 6), pool_convs=pool_convs))
+    assert [m.name for m in net.spiking_layers()] == names
+    assert net(torch.rand(2, 1, 8, 12), Mode.ANN, 1).shape == (2, 1, 8, 12)

@@ -37,7 +37,8 @@ class CAETask(Task):
     def make_model(self, in_channels: int) -> CAE:
         c = self.cfg
         return CAE(CAESpec(in_channels=in_channels, input_size=tuple(c.data.input_size),
-                           channels=tuple(c.channels), neuron=c.neuron))
+                           channels=tuple(c.channels), pool_convs=c.pool_convs,
+                           neuron=c.neuron))
 
     def loss(self, model: torch.nn.Module, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """``bce_weight`` x BCE + ``dice_weight`` x (1 - soft Dice)."""

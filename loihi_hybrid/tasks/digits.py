@@ -30,6 +30,7 @@ class DigitsNetSpec:
     input_size: tuple[int, int] = DIGITS_SIZE
     channels: tuple[int, ...] = (16, 32)  # conv 3x3, then the stride-2 conv
     hidden: tuple[int, ...] = (64,)       # dense layers before the readout
+    pool_convs: bool = True               # false: channels are one stride-2 conv each
     n_classes: int = N_CLASSES
     neuron: NeuronParams = field(default_factory=NeuronParams)
 
@@ -38,16 +39,22 @@ class DigitsNet(SpikingNetwork):
     """conv1 (3x3) -> pool1 (3x3, stride 2) [-> more conv/pool pairs] -> flatten -> fc* -> readout."""
 
     def __init__(self, spec: DigitsNetSpec) -> None:
-        if len(spec.channels) < 1 or len(spec.channels) % 2:
-            raise InputError("config", "digits: channels must be pairs (conv, stride-2 conv), e.g. [16, 32]")
+        if len(spec.channels) < 1 or (spec.pool_convs and len(spec.channels) % 2):
+            raise InputError("config", "digits: channels must be pairs (conv, stride-2 conv), e.g. [16, 32], "
+                                       "or one per stride-2 conv with pool_convs false")
         n = spec.neuron
         layers, cin = [], spec.in_channels
         h, w = spec.input_size
-        for i in range(0, len(spec.channels), 2):
-            c1, c2 = spec.channels[i], spec.channels[i + 1]
-            layers.append(conv_layer(f"conv{i // 2 + 1}", cin, c1, n))
-            layers.append(conv_layer(f"pool{i // 2 + 1}", c1, c2, n, stride=2))
-            cin, h, w = c2, (h + 1) // 2, (w + 1) // 2
+        if spec.pool_convs:
+            for i in range(0, len(spec.channels), 2):
+                c1, c2 = spec.channels[i], spec.channels[i + 1]
+                layers.append(conv_layer(f"conv{i // 2 + 1}", cin, c1, n))
+                layers.append(conv_layer(f"pool{i // 2 + 1}", c1, c2, n, stride=2))
+                cin, h, w = c2, (h + 1) // 2, (w + 1) // 2
+        else:
+            for i, c in enumerate(spec.channels):
+                layers.append(conv_layer(f"conv{i + 1}", cin, c, n, stride=2))
+                cin, h, w = c, (h + 1) // 2, (w + 1) // 2
         layers += dense_head(cin * h * w, tuple(spec.hidden), spec.n_classes, n)
         super().__init__(layers)
         self.spec = spec
@@ -82,7 +89,8 @@ class DigitsTask(Task):
     def make_model(self, in_channels: int) -> DigitsNet:
         c = self.cfg
         return DigitsNet(DigitsNetSpec(in_channels=in_channels, input_size=tuple(c.data.input_size),
-                                       channels=tuple(c.channels), hidden=tuple(c.hidden), neuron=c.neuron))
+                                       channels=tuple(c.channels), hidden=tuple(c.hidden),
+                                       pool_convs=c.pool_convs, neuron=c.neuron))
 
     def loss(self, model: torch.nn.Module, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Cross-entropy of the readout logits (labels arrive as floats)."""

@@ -60,7 +60,8 @@ class LocNetTask(Task):
     def make_model(self, in_channels: int) -> LocNet:
         c = self.cfg
         return LocNet(LocNetSpec(in_channels=in_channels, input_size=tuple(c.data.input_size),
-                                 channels=tuple(c.channels), hidden=tuple(c.hidden), neuron=c.neuron))
+                                 channels=tuple(c.channels), hidden=tuple(c.hidden),
+                                 pool_convs=c.pool_convs, neuron=c.neuron))
 
     def fit_targets(self, model: torch.nn.Module, data: DataSplits) -> None:
         """Standardise the regression targets per coordinate (z-score on the training split, with its

@@ -71,7 +71,6 @@ def frontier(sources: list[str | Path], steps: list[int], out: str | Path, data_
     """Evaluate every point of ``sources`` at each T of ``steps`` (plus its own T); write the table and figure."""
     out = Path(out)
     check_writable(out, folder=True)
-    out.mkdir(parents=True, exist_ok=True)
     rows, cache, ann = [], {}, []
     points = _points(sources)
     opened = {src: open_export(src) for _, src in points if not isinstance(src, dict)}  # each file read once
@@ -102,6 +101,7 @@ def frontier(sources: list[str | Path], steps: list[int], out: str | Path, data_
                      ref["ann_estimate_uj"], "snn_horowitz_uj": ref["ann_estimate_uj"],
                      "note": "ANN: MACs x 4.6 pJ (estimate) in both energy columns; test metric from summary.json"})
     metric_name = rows[0]["metric_name"]
+    out.mkdir(parents=True, exist_ok=True)  # only now: a refused input leaves no empty folder behind
     atomic_write_json(out / "frontier.json", {"rows": rows, "energy_labels": ENERGY_LABELS})
     atomic_write_text(out / "frontier.md", table(rows, metric_name))
     plot_frontier(rows, metric_name, out / "frontier.png", f"{rows[0]['task']}: {metric_name} against energy "
