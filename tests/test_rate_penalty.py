@@ -91,6 +91,8 @@ def test_regulariser_from_config():
     net = SpikingNetwork([conv_layer("conv", 1, 2, n), Flatten(), dense_layer("fc", 32, 3, n), dense_readout(3, 1)])
     reg = activity_regularizer(cfg, net, (1, 4, 4))
     assert (reg.penalty, reg.target_per_step, reg.synops_weight, reg.fan_outs) == ("above", 0.1, 0.1, [3.0, 1.0])
+    ann = activity_regularizer(cfg, net, (1, 4, 4), spiking=False)  # the ANN stage: the rate term only
+    assert (ann.penalty, ann.rate_weight, ann.synops_weight, ann.fan_outs) == ("above", 0.01, 0.0, None)
     default = load_config("locnet", synthetic=True)
     assert (default.train.rate_penalty, default.train.synops_reg_weight, default.train.hybrid_steps) == ("toward", 0.0, ())
 

@@ -96,8 +96,14 @@ class ActivityRegularizer:
         return terms[0] if len(terms) == 1 else terms[0] + terms[1]
 
 
-def activity_regularizer(cfg: RunConfig, model: SpikingNetwork, input_shape: tuple[int, ...]) -> ActivityRegularizer:
-    """The activity terms that ``cfg.train`` asks for (fan-outs measured on ``model`` only when needed)."""
+def activity_regularizer(cfg: RunConfig, model: SpikingNetwork, input_shape: tuple[int, ...],
+                         spiking: bool = True) -> ActivityRegularizer:
+    """The activity terms that ``cfg.train`` asks for (fan-outs measured on ``model`` only when needed).
+
+    The SynOps term is a spike budget: it applies to the spiking fine-tuning (``spiking``), not to the ANN
+    stage, where it would drive the rates toward zero before conversion (measured: compact LocNet, weight 20,
+    converted SNN at 4.7 Hz and 0.40 IoU against 84 Hz and 0.64 without it)."""
     t = cfg.train
-    return ActivityRegularizer(t.rate_reg_weight, t.rate_target_hz * cfg.dt_s, t.rate_penalty, t.synops_reg_weight,
-                               fan_outs(model, tuple(input_shape)) if t.synops_reg_weight > 0 else None)
+    synops = t.synops_reg_weight if spiking else 0.0
+    return ActivityRegularizer(t.rate_reg_weight, t.rate_target_hz * cfg.dt_s, t.rate_penalty, synops,
+                               fan_outs(model, tuple(input_shape)) if synops > 0 else None)

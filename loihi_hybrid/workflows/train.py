@@ -204,7 +204,8 @@ class Pipeline:
                            augment=c.data.augment or c.data.placed_fraction > 0, seed=seed,
                            ckpt_path=self.paths.epoch_ckpt(stage),
                            max_batches=max_batches, dt_s=c.dt_s, desc=desc, stage=stage,
-                           regularizer=activity_regularizer(c, self.model, self.data.train.x.shape[1:]),
+                           regularizer=activity_regularizer(c, self.model, self.data.train.x.shape[1:],
+                                                            spiking=mode != Mode.ANN),
                            steps_schedule=t.hybrid_steps if stage == "hybrid" else ())
 
     def measure_warmup(self, n: int = 64) -> dict[str, Any]:
