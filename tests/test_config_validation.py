@@ -1,8 +1,10 @@
 """Every config value is type- and range-checked, with one line naming the key."""
 import json
+from pathlib import Path
 
 import pytest
 
+import loihi_hybrid
 from loihi_hybrid.config import MAX_STEPS, RunConfig, validate
 from loihi_hybrid.errors import InputError
 from loihi_hybrid.tasks import load_config, task_names
@@ -66,6 +68,16 @@ def test_bad_value_is_one_line_naming_the_key(tmp_path, over, needle):
 @pytest.mark.parametrize("synthetic", [True, False])
 def test_packaged_configs_pass(task, synthetic):
     load_config(task, synthetic=synthetic)
+
+
+def test_shipped_run_configs_pass():
+    """Every ``configs/<network>_*.json`` (the README's commands pass them with ``--config``) loads over its
+    network's real-data defaults."""
+    folder = Path(loihi_hybrid.__file__).parent / "configs"
+    files = [f for f in sorted(folder.glob("*_*.json")) if f.stem.split("_")[0] in task_names()]
+    assert len(files) >= 4
+    for f in files:
+        load_config(f.stem.split("_")[0], synthetic=False, user_file=f)
 
 
 def test_good_edge_values_pass():

@@ -30,7 +30,7 @@ import numpy as np
 
 from ...compat import lava_py311
 from ...errors import InputError
-from ...fixedpoint.format import INPUT_MESSAGE_BITS, FixedNetwork
+from ...fixedpoint.format import FixedNetwork
 
 lava_py311.apply()
 # Lava's compiler tries to import every module it finds on the call stack while looking for process models
