@@ -36,7 +36,7 @@ def _make(root: Path, layout: str, boxes: dict[int, tuple[int, int, int, int]] =
             scipy.io.savemat(mat_dir / f"annotation_{i:04d}.mat", {"box_coord": np.array([box], dtype=np.uint16)})
     else:
         lines = ["filename,startX,startY,endX,endY"] if layout == "csv-header" else []
-        lines += [f"image_{i:04d}.jpg,{l},{t},{r},{b}" for i, (t, b, l, r) in boxes.items()]
+        lines += [f"image_{i:04d}.jpg,{left},{t},{r},{b}" for i, (t, b, left, r) in boxes.items()]
         (root / "airplanes.csv").write_text("\n".join(lines) + "\n")
     return root
 

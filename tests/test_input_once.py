@@ -1,6 +1,5 @@
 """The image sent once per sample: the same spikes as a filter-less first layer fed every step (emulator), the
 Lava simulator spike for spike, the flag through the NetX file, and the first layer's SynOps counted once."""
-import dataclasses
 
 import numpy as np
 import pytest

@@ -1,11 +1,8 @@
 """Measured per-layer latency, the readout warm-up set from it, and the hybrid curriculum over T (tiny nets)."""
 from pathlib import Path
 
-import numpy as np
-import pytest
 import torch
 
-from loihi_hybrid.data import ArraySplit
 from loihi_hybrid.models import Mode
 from loihi_hybrid.models.layers import dense_layer, dense_readout
 from loihi_hybrid.models.network import SpikingNetwork, warmup_for
