@@ -24,7 +24,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                   "embedded data set (a deterministic synthetic stand-in, or a bundled set)")
     p.add_argument("--config", help="JSON file merged over the packaged defaults")
     p.add_argument("--out", help="output folder (default runs/<network>-<timestamp>)")
-    p.add_argument("--steps", type=int, help="time steps T per sample (the readout averages the second half)")
+    p.add_argument("--steps", type=int, help="time steps T per sample (sets readout_warmup to T // 2: the readout "
+                   "averages the second half, unless the config has readout_warmup_auto)")
     p.add_argument("--epochs-ann", type=int)
     p.add_argument("--epochs-hybrid", type=int)
     p.add_argument("--method", choices=["hybrid", "bptt"], help="fine-tuning method (default hybrid)")
