@@ -1,7 +1,8 @@
 """LocNet (Baltes et al.): (conv, stride-2 "pooling" conv) x 3, then 4 fully connected layers; the last
-is a non-spiking readout. With ``pool_convs=False`` each stage is one stride-2 conv (half the spiking
-layers: each layer's synaptic filter adds latency, and the full-resolution convs dominate the neuron count) of the 4 box corners, standardised by the buffers ``target_mean``/``target_std``
-(decoding lives in ``loihi_hybrid.tasks.locnet``)."""
+is a non-spiking readout of the 4 box corners, standardised by the buffers ``target_mean``/``target_std``
+(decoding lives in ``loihi_hybrid.tasks.locnet``). With ``pool_convs=False`` each stage is one stride-2
+conv: half the spiking layers (each layer's synaptic filter adds latency) and far fewer neurons (the
+full-resolution convs hold most of them)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
