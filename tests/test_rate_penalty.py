@@ -121,3 +121,18 @@ def test_validate_checks_configs_built_in_python():
 def test_epoch_steps_curriculum():
     assert [epoch_steps((32, 16, 8), e, 8) for e in range(5)] == [32, 16, 8, 8, 8]
     assert epoch_steps((), 3, 12) == 12
+
+
+def test_ann_stage_says_the_synops_term_is_off_there(tmp_path):
+    """The SynOps term is not applied in the ANN stage; a run that sets it is told so, not left to guess."""
+    from loihi_hybrid.tasks import make_task
+    from loihi_hybrid.workflows.train import run_pipeline
+
+    tiny = {"steps": 6, "readout_warmup": 3, "channels": [4, 4, 4], "hidden": [8, 8, 8],
+            "data": {"input_size": [12, 16], "synthetic_samples": 30},
+            "train": {"epochs_ann": 1, "epochs_hybrid": 1, "batch_size": 16, "synops_reg_weight": 0.5}}
+    cfg = load_config("locnet", synthetic=True, overrides=tiny)
+    lines: list[str] = []
+    run_pipeline(cfg, make_task(cfg).load_data(None), tmp_path, export=(), log=lines.append)
+    ann = [ln for ln in lines if ln.startswith("[ann] training")]
+    assert ann and "the SynOps term (train.synops_reg_weight) is off here" in ann[0]

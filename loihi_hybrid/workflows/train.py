@@ -239,7 +239,9 @@ class Pipeline:
         if c.init_from is not None:
             self.init_weights(Path(c.init_from))
             return
-        self.log(f"[ann] training {t.epochs_ann} epochs with rate neurons ({c.neuron.kind})")
+        self.log(f"[ann] training {t.epochs_ann} epochs with rate neurons ({c.neuron.kind})"
+                 + ("; the SynOps term (train.synops_reg_weight) is off here, it applies to fine-tuning"
+                    if t.synops_reg_weight > 0 else ""))
         res = self._train("ann", Mode.ANN, Mode.ANN, t.epochs_ann, t.lr_ann, None, c.seed, None, "ANN")
         t0 = time.perf_counter()
         ev = self._evaluate(Mode.ANN, "test ANN")
