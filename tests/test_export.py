@@ -6,10 +6,13 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+import torch
 
-from deploy_fixtures import tiny_export
+from deploy_fixtures import WARMUP, tiny, tiny_export
 from loihi_hybrid.errors import InputError
+from loihi_hybrid.fixedpoint import quantize
 from loihi_hybrid.fixedpoint.format import BIAS_MAX, HEADROOM, STATE_LIMIT, VTH_MAX, WEIGHT_MAX
+from loihi_hybrid.fixedpoint.quantize import state_limits
 from loihi_hybrid.fixedpoint.netx import read_netx
 from loihi_hybrid.fixedpoint.emulator import emulate
 
@@ -32,8 +35,29 @@ def test_registers_fit_loihi(exported):
         assert -8 <= layer.weight_exp <= 0
     assert fixed.layers[0].weight_exp < 0  # graded 8-bit input needs finer first-layer weights
     assert not fixed.readout.spiking and fixed.readout.i_decay == 4096 and fixed.readout.v_decay == 0
-    peaks = emulate(fixed, x, record_peaks=True).peak_state
-    assert max(peaks) <= HEADROOM * STATE_LIMIT
+    r = emulate(fixed, x, record_peaks=True)
+    for ly, cur, volt in zip(fixed.layers, r.peak_current, r.peak_voltage):
+        assert cur <= HEADROOM * STATE_LIMIT  # the current wraps: it keeps the margin
+        assert volt <= (STATE_LIMIT - 1 if ly.spiking else HEADROOM * STATE_LIMIT)
+
+
+def test_spiking_voltage_may_use_the_full_range():
+    """A spiking layer's voltage saturates (it does not wrap), so the scale is lowered only when it would
+    clip on the calibration images: a first layer with bias -2 thresholds keeps the scale its bias register
+    allows, with a voltage peak above the currents' margin; the old rule (half the range for every state)
+    would have halved it."""
+    model, x, _ = tiny("locnet")
+    first = model.spiking_layers()[0]
+    with torch.no_grad():
+        first.bias.fill_(-2.0 / float(first.alpha))
+    fixed = quantize(model, x, 40, WARMUP, exp_min=(-8, 0))
+    conv1 = fixed.layers[0]
+    assert np.abs(conv1.bias).max() == BIAS_MAX  # the bias register sets the scale, nothing lowered it
+    r = emulate(fixed, x, record_peaks=True)
+    assert HEADROOM * STATE_LIMIT < r.peak_voltage[0] <= STATE_LIMIT - 1
+    assert max(r.peak_current) <= HEADROOM * STATE_LIMIT
+    assert state_limits(conv1) == (HEADROOM * STATE_LIMIT, STATE_LIMIT - 1)
+    assert state_limits(fixed.readout) == (HEADROOM * STATE_LIMIT, HEADROOM * STATE_LIMIT)
 
 
 def test_roundtrip_is_identical(exported):

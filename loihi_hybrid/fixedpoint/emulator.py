@@ -42,9 +42,15 @@ class EmuResult:
     v_warm: np.ndarray                  # last layer's state (CUBA: voltage) at the end of step warmup-1
     v_end: np.ndarray                   # ... at the end of step T-1
     counts: np.ndarray                  # (N, L) spikes (non-zero messages) per sample and layer
-    peak_state: list[float] = field(default_factory=list)  # per layer max |current|, |voltage| before wrap/clip
+    peak_current: list[float] = field(default_factory=list)  # per layer max |current| before the wrap
+    peak_voltage: list[float] = field(default_factory=list)  # per layer max |voltage| before the clip
     spikes: list[np.ndarray] | None = None  # per layer (N, *out_shape, T): bool, or int32 for graded messages
     state: np.ndarray | None = None     # (N, *out_shape, T) last layer's state every step, when recorded
+
+    @property
+    def peak_state(self) -> list[float]:
+        """Per layer, the larger of the current's and the voltage's peak."""
+        return [max(c, v) for c, v in zip(self.peak_current, self.peak_voltage)]
 
 
 #: the emulator runs on one thread below this many synaptic operations per step (batch x unrolled synapses).
@@ -153,7 +159,7 @@ class _State:
         """The state the host reads: the voltage (CUBA) or the running sum (sigma-delta)."""
         return self.v if self.layer.neuron == "cuba" else self.sigma
 
-    def step(self, a: torch.Tensor, bias: torch.Tensor | None = None, peaks: list[float] | None = None,
+    def step(self, a: torch.Tensor, bias: torch.Tensor | None = None, peaks: list[list[float]] | None = None,
              i: int = 0) -> torch.Tensor:
         ly, m = self.layer, STATE_LIMIT
         if ly.neuron == "cuba":
@@ -162,7 +168,8 @@ class _State:
             self.u = torch.where(wrapped <= -m, c + 2 * m, wrapped)
             vv = _decay(self.v, ly.v_decay) + self.u + (self.bias if bias is None else bias << MANT_SHIFT)
             if peaks is not None:
-                peaks[i] = max(peaks[i], float(c.abs().max()), float(vv.abs().max()))
+                peaks[i][0] = max(peaks[i][0], float(c.abs().max()))
+                peaks[i][1] = max(peaks[i][1], float(vv.abs().max()))
             vv = vv.clamp(-(m - 1), m - 1)
             s = vv > self.vth
             self.v = torch.where(s, torch.zeros_like(vv), vv)
@@ -221,7 +228,7 @@ def run_network(net: FixedNetwork, drive: np.ndarray, steps: int, *, bias_input:
     counts = np.zeros((n, L), np.int64)
     v_warm = np.zeros((n, *out_shape), np.int64)
     v_end = np.zeros((n, *out_shape), np.int64)
-    peaks = [0.0] * L
+    peaks = [[0.0, 0.0] for _ in range(L)]  # per layer: current, voltage
     trains: list[list[np.ndarray]] = [[] for _ in range(L)]
     states: list[np.ndarray] = []
     threads = emulator_threads(net, min(batch_size, max(n, 1))) if threads is None else threads
@@ -269,7 +276,8 @@ def run_network(net: FixedNetwork, drive: np.ndarray, steps: int, *, bias_input:
         spikes = [np.concatenate(tr) if tr else np.zeros((0, *ly.out_shape, steps), bool)
                   for tr, ly in zip(trains, net.layers)]
         spikes = [s.astype(np.int32) if s.dtype != np.bool_ else s for s in spikes]
-    return EmuResult(readout=None, v_warm=v_warm, v_end=v_end, counts=counts, peak_state=[float(p) for p in peaks],
+    return EmuResult(readout=None, v_warm=v_warm, v_end=v_end, counts=counts,
+                     peak_current=[float(c) for c, _ in peaks], peak_voltage=[float(v) for _, v in peaks],
                      spikes=spikes, state=np.concatenate(states) if record_state and states else None)
 
 

@@ -33,7 +33,7 @@ STATE_LIMIT = 1 << 23     # current and voltage are signed 24-bit registers
 MANT_SHIFT = 6            # Loihi left-shifts synaptic input, bias and threshold by 6 bits
 INPUT_LEVELS = 255        # graded input spikes carry 8-bit pixel values
 INPUT_MESSAGE_BITS = 8
-HEADROOM = 0.5            # calibrated peak state may use at most half of the 24-bit range
+HEADROOM = 0.5            # calibrated peak current (it wraps) and readout voltage may use half the 24-bit range
 SPIKE_EXP = 6             # NetX's default decimal place of graded sigma-delta spikes
 SDNN_MESSAGE_BITS = 16    # NetX's default message bits of a sigma-delta layer
 #: neuron models: Loihi's CUBA LIF; sigma-delta (``Delta`` on an input layer, ``SigmaDelta`` elsewhere);

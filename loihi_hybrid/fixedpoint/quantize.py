@@ -68,24 +68,37 @@ def _quantize_layer(layer: SpikingLayer | Readout, name: str, in_shape: tuple[in
                       spiking=theta is not None, weight_exp=exp, scale=float(k), flatten_input=flatten_input)
 
 
+def state_limits(layer: FixedLayer) -> tuple[float, float]:
+    """The largest calibrated peak (current, voltage) that ``layer``'s scale may give.
+
+    The current wraps around at 24 bits, so it keeps a margin (``HEADROOM``) for inputs stronger than the
+    calibration images. A spiking neuron's voltage saturates instead, and only on the negative side
+    (above ``vth`` it spikes and resets), where saturating just shortens a deep silence: it only has to
+    stay unclipped on the calibration images. The readout's voltage is the decoded sum, so it keeps the margin.
+    """
+    return HEADROOM * STATE_LIMIT, (STATE_LIMIT - 1 if layer.spiking else HEADROOM * STATE_LIMIT)
+
+
 def quantize(model: SpikingNetwork, calib_x: np.ndarray | torch.Tensor, steps: int, warmup: int,
              exp_min: tuple[int, ...] = (-8,), max_rounds: int = 8) -> FixedNetwork:
     """Fixed-point version of ``model`` (alphas folded in); scales checked on ``calib_x`` (N, C, H, W) in [0, 1].
 
-    A layer whose current or voltage would exceed half the 24-bit range on the calibration images gets
-    its scale lowered (by the measured excess, rounded up to a power of two) and the check repeats.
+    A layer whose current or voltage on the calibration images exceeds its limit (:func:`state_limits`)
+    gets its scale lowered (by the measured excess, rounded up to a power of two) and the check repeats.
     """
     x = np.asarray(calib_x.detach().cpu().numpy() if isinstance(calib_x, torch.Tensor) else calib_x)
     scales: dict[int, float] = {}
     for _ in range(max_rounds):
         fixed = _build(model, x.shape[1:], steps, warmup, scales, exp_min)
-        peaks = emulate(fixed, x, record_peaks=True).peak_state
-        over = [(i, p) for i, p in enumerate(peaks) if p > HEADROOM * STATE_LIMIT]
+        emu = emulate(fixed, x, record_peaks=True)
+        excess = {i: max(c / lim_c, v / lim_v)
+                  for i, (ly, c, v) in enumerate(zip(fixed.layers, emu.peak_current, emu.peak_voltage))
+                  for lim_c, lim_v in [state_limits(ly)]}
+        over = {i: e for i, e in excess.items() if e > 1}
         if not over:
             return fixed
-        for i, p in over:
-            shrink = 2.0 ** np.ceil(np.log2(p / (HEADROOM * STATE_LIMIT)))
-            scales[i] = fixed.layers[i].scale / shrink
+        for i, e in over.items():
+            scales[i] = fixed.layers[i].scale / 2.0 ** np.ceil(np.log2(e))
     raise RuntimeError("could not fit the network's states into Loihi's 24-bit registers")
 
 
