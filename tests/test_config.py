@@ -54,3 +54,20 @@ def test_readout_warmup_must_leave_steps(tmp_path):
     f.write_text('{"steps": 8, "readout_warmup": 8}')
     with pytest.raises(InputError, match="readout_warmup"):
         load_config("locnet", synthetic=True, user_file=f)
+
+
+def test_steps_option_says_what_it_did_to_the_readout_window(tmp_path):
+    """``finetune.py --steps 16`` replaces a config file's warm-up with T // 2 and says so; with
+    ``readout_warmup_auto`` it says the warm-up will be measured."""
+    from loihi_hybrid.cli.finetune import _overrides, parse_args, steps_note
+
+    f = tmp_path / "c.json"
+    f.write_text('{"steps": 32, "readout_warmup": 5}')
+    a = parse_args(["locnet", "--config", str(f), "--steps", "16"])
+    cfg = load_config("locnet", synthetic=True, user_file=f, overrides=_overrides(a))
+    assert (cfg.steps, cfg.readout_warmup) == (16, 8)
+    assert steps_note(cfg) == ("--steps 16: readout_warmup 8 (T // 2, replacing any config file's), "
+                               "the readout averages steps 8-15")
+    f.write_text('{"steps": 32, "readout_warmup": 5, "readout_warmup_auto": true}')
+    cfg = load_config("locnet", synthetic=True, user_file=f, overrides=_overrides(a))
+    assert "measured after conversion" in steps_note(cfg)

@@ -59,6 +59,14 @@ def _overrides(a: argparse.Namespace) -> dict:
     return o
 
 
+def steps_note(cfg) -> str:
+    """What ``--steps`` did to the readout window, for the log (it replaces a config file's warm-up)."""
+    if cfg.readout_warmup_auto:
+        return f"--steps {cfg.steps}: the readout warm-up is measured after conversion (readout_warmup_auto)"
+    return (f"--steps {cfg.steps}: readout_warmup {cfg.readout_warmup} (T // 2, replacing any config file's), "
+            f"the readout averages steps {cfg.readout_warmup}-{cfg.steps - 1}")
+
+
 def _saved_config(out: Path):
     """The config of the run in ``out``: ``config.json``, or if that is damaged the copy in ``run.json``."""
     from ..workflows import runfolder
@@ -125,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
             say(f"resuming {out} with its saved config")
         else:
             cfg = net.config(synthetic=a.data is None, user_file=a.config, overrides=_overrides(a))
+            if a.steps is not None:
+                say(steps_note(cfg))
         from ..reports.table import results_table  # bad input fails before these imports
         from ..workflows.train import run_pipeline
 
