@@ -63,3 +63,24 @@ def test_bad_init_is_one_line_and_exit_2(source, extra, needle, capsys, tmp_path
     assert finetune.main(["locnet", *args, "--out", str(tmp_path / "o"), "--device", "cpu"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and needle in err[0], err
+
+
+def test_init_refuses_a_network_with_the_same_shapes_but_other_strides(source, capsys, tmp_path, monkeypatch):
+    """Shapes alone do not fix the function: a checkpoint whose first conv has another stride (as a
+    checkpoint of another code version could) is refused in one line naming the layer."""
+    from loihi_hybrid.workflows import train as workflow
+
+    real = workflow.load_model
+
+    def other_stride(path, device=None):
+        model, cfg, stage = real(path, device=device)
+        model.spiking_layers()[0].synapse.stride = (2, 2, 1)
+        return model, cfg, stage
+
+    monkeypatch.setattr(workflow, "load_model", other_stride)
+    root, cfg = source
+    args = ["locnet", "--config", str(cfg), "--init", str(root / "src" / "hybrid.pt"), "--out", str(tmp_path / "o"),
+            "--device", "cpu"]
+    assert finetune.main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "its layer 1 is conv stride 2 padding 1, this run's is conv stride 1 padding 1" in err[0], err

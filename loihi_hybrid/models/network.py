@@ -7,6 +7,7 @@ import math
 import torch
 from torch import nn
 
+from ..compat import slayer_ops
 from .layers import Activity, Flatten, Mode, Readout, SpikingLayer
 
 #: steps per chunk of the streamed spiking forward pass (``snn``/``hybrid`` on the CPU)
@@ -138,6 +139,16 @@ class SpikingNetwork(nn.Module):
 
     def spiking_layers(self) -> list[SpikingLayer]:
         return [m for m in self.layers if isinstance(m, SpikingLayer)]
+
+    def geometry(self) -> list[tuple]:
+        """Per layer with a synapse: ``(kind, weight shape, stride, padding)``, where kind is conv|convT|dense.
+        Two networks with the same geometry compute the same function from the same weights."""
+        out = []
+        for m in self.layers:
+            if isinstance(m, (SpikingLayer, Readout)):
+                kind, w, stride, padding = slayer_ops.synapse_geometry(m.synapse)
+                out.append((kind, tuple(w.shape), stride, padding))
+        return out
 
     def layer_rates(self) -> list[torch.Tensor]:
         """Per-layer rates (spikes per step, shape (N, ...)) of the last forward pass."""

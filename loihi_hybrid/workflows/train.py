@@ -250,7 +250,7 @@ class Pipeline:
     def init_weights(self, path: Path) -> None:
         """The ANN stage of a run that starts from an earlier run's stage checkpoint (``init_from``), e.g. a
         T = 32 hybrid SNN fine-tuned again at T = 16: its weights, evaluated as the ANN (rate neurons).
-        The network (layers and shapes) must be this run's; the rest of its config may differ."""
+        The network (layers, shapes, strides, padding) must be this run's; the rest of its config may differ."""
         t0 = time.perf_counter()
         model, theirs_cfg, stage = load_model(path, device=self.device)
         mine, theirs = self.model.state_dict(), model.state_dict()
@@ -259,6 +259,11 @@ class Pipeline:
         if differ:
             raise InputError(path, f"init_from: its network differs from this run's (first: {differ[0]}); "
                                    f"layers and sizes must match")
+        other = [i for i, (g, h) in enumerate(zip(self.model.geometry(), model.geometry())) if g != h]
+        if other:  # same shapes, other strides or padding: the weights would compute another function
+            g, h = self.model.geometry()[other[0]], model.geometry()[other[0]]
+            raise InputError(path, f"init_from: its layer {other[0] + 1} is {h[0]} stride {h[2]} padding {h[3]}, "
+                                   f"this run's is {g[0]} stride {g[2]} padding {g[3]}; the layers must match")
         self.model.load_state_dict(theirs)
         changed = [k for k in _changed_keys(theirs_cfg.to_dict(), self.cfg.to_dict()) if k != "init_from"]
         self.log(f"[ann] weights from {path} ({stage or 'unknown'} stage), not trained"
