@@ -56,6 +56,7 @@ def test_current_wraps_at_24_bits():
     assert r.spikes[0][0, 0].astype(int).tolist() == [1, 1, 0, 0, 1, 1]
     # the peak is the unwrapped 3 a > 2**23, seen before the wrap, so the exporter can refuse such scales
     assert r.peak_state[0] == 3 * a
+    assert r.wrapped.tolist() == [1, 0] and r.saturated.tolist() == [0, 0]  # the wrap at step 3, counted
 
     # the exact wrapped value, read from the readout's voltage: a network that is only the readout
     # (graded input 255, weight 254), no voltage memory, so v_end = u[T-1] and v_warm = u[warmup-1]
@@ -89,3 +90,50 @@ def test_emulated_layer_equals_slayer_dynamics(kind):
     ref = spiking.spikes(z, torch.as_tensor(b / 64.0, dtype=torch.float32).view(1, -1, 1), p)
     assert emu.sum() > 0
     assert np.array_equal(emu, ref.numpy().astype(bool))
+
+
+def _saturating_net() -> FixedNetwork:
+    """One neuron whose current is -255 * 254 << 6 = -4145280 every step (no current memory) and whose
+    voltage keeps it (no leak): v = -4145280 t, below -(2**23 - 1) from the third step on."""
+    return _one_neuron_net(weight=-254, vth=1000, i_decay=4096, v_decay=0)
+
+
+def test_clipped_voltages_and_wrapped_currents_are_counted():
+    r = emulate(_saturating_net(), np.ones((2, 1, 1, 1)))
+    assert r.saturated.tolist() == [2 * 4, 0]  # steps 3..6 of both samples clip; the readout never does
+    assert r.wrapped.tolist() == [0, 0]
+
+
+def test_deploy_summary_and_printout_name_the_layer_that_overflowed():
+    """The ``emu`` back end passes the counts on; the summary holds them per layer and the printout warns,
+    so a run where the chip leaves the trained network does not pass for a normal one."""
+    from pathlib import Path
+
+    from loihi_hybrid.backends.registry import get_backend
+    from loihi_hybrid.cli.deploy import _table
+    from loihi_hybrid.workflows.deploy import register_overflows, summarise
+
+    net = _saturating_net()
+    q = net.encode_input(np.ones((2, 1, 1, 1)))
+    out = get_backend("emu").run_raw(Path("x.net"), net, q, net.steps, False, False, {}, None)
+    assert out.overflows.tolist() == [[0, 8], [0, 0]]
+    s = summarise(None, net, {}, out, "emu", Path("x.net"), 2, 0.1, None, {})
+    assert s["extra"]["register_overflows"] == {"h": {"wrapped_currents": 0, "saturated_voltages": 8}}
+    assert "warning: h: 0 neuron-steps with the current wrapped around at 24 bits, 8 with the voltage clipped" \
+        in _table(s)
+    assert register_overflows(net, np.zeros((2, 2), np.int64)) == {}  # none: nothing to report
+    assert register_overflows(net, None) is None                        # sim, loihi2: not observed
+
+
+def test_export_measurement_reports_overflows_on_the_test_split():
+    """The export's own test-split emulation names a layer whose registers left the calibrated range."""
+    from types import SimpleNamespace
+
+    from loihi_hybrid.workflows.export import emulated_metric
+
+    task = SimpleNamespace(score=lambda pred, split: (0.5, {}))
+    data = SimpleNamespace(test=SimpleNamespace(x=np.ones((2, 1, 1, 1))))
+    lines: list[str] = []
+    assert emulated_metric(_saturating_net(), task, data, lambda r: r, log=lines.append) == 0.5
+    assert lines == ["[export] warning: h: on the test split 0 neuron-steps with the current wrapped around at "
+                     "24 bits, 8 with the voltage clipped (the calibration images did not reach this)"]

@@ -28,6 +28,7 @@ class BackendOutput:
     raster: dict[str, np.ndarray]      # layer name -> (k, T) spike trains of the watched neurons, sample 0
     measured_uj: float | None = None   # hardware energy per inference, where a profiler measured it
     spikes: list[np.ndarray] | None = None  # per layer (N, *shape, T) messages, when recorded (raw runs)
+    overflows: np.ndarray | None = None  # (L, 2) neuron-steps with a wrapped current / clipped voltage (emu only)
 
 
 class Backend:
@@ -71,7 +72,7 @@ class Emulator(Backend):
 
         r = emulate(net, x, progress=step)
         raster = {net.layers[i].name: first[i][idx].astype(np.int32) for i, idx in watch.items()}
-        return BackendOutput(r.v_warm, r.v_end, r.counts, raster)
+        return BackendOutput(r.v_warm, r.v_end, r.counts, raster, overflows=np.stack([r.wrapped, r.saturated], 1))
 
     def run_raw(self, path: Path, net: FixedNetwork, q: np.ndarray, steps: int, bias_input: bool, record: bool,
                 netx_args: dict, progress: Progress | None) -> BackendOutput:
@@ -84,7 +85,8 @@ class Emulator(Backend):
 
         r = run_network(net, q, steps, bias_input=bias_input, pipeline=pipelined(net), record=record, progress=step,
                         input_once=net.input_once and not bias_input and q.ndim == len(net.input_shape) + 1)
-        return BackendOutput(r.v_warm, r.v_end, r.counts, {}, spikes=r.spikes)
+        return BackendOutput(r.v_warm, r.v_end, r.counts, {}, spikes=r.spikes,
+                             overflows=np.stack([r.wrapped, r.saturated], 1))
 
 
 class Lava(Backend):

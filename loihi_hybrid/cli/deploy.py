@@ -87,6 +87,10 @@ def _table(s: dict) -> str:
     lines.append(f"Loihi 2 fit: {fit['neurons']} neurons, {fit['synapses']} synapses, about {fit['cores']} cores")
     for w in x["fit"]["warnings"]:
         lines.append(f"warning: {w}")
+    for name, o in (x.get("register_overflows") or {}).items():
+        lines.append(f"warning: {name}: {o['wrapped_currents']} neuron-steps with the current wrapped around at "
+                     f"24 bits, {o['saturated_voltages']} with the voltage clipped: on these inputs the chip leaves "
+                     f"the trained network (re-export with calibration images like them)")
     return "\n".join(lines)
 
 

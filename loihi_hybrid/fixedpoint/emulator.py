@@ -44,6 +44,8 @@ class EmuResult:
     counts: np.ndarray                  # (N, L) spikes (non-zero messages) per sample and layer
     peak_current: list[float] = field(default_factory=list)  # per layer max |current| before the wrap
     peak_voltage: list[float] = field(default_factory=list)  # per layer max |voltage| before the clip
+    wrapped: np.ndarray | None = None    # (L,) neuron-steps whose current wrapped around at 24 bits
+    saturated: np.ndarray | None = None  # (L,) neuron-steps whose voltage was clipped to 24 bits
     spikes: list[np.ndarray] | None = None  # per layer (N, *out_shape, T): bool, or int32 for graded messages
     state: np.ndarray | None = None     # (N, *out_shape, T) last layer's state every step, when recorded
 
@@ -143,6 +145,8 @@ class _State:
         view = (-1, *([1] * (len(layer.out_shape) - 1)))
         bias = torch.as_tensor(layer.bias, dtype=torch.int64).view(view)
         self.out = torch.zeros(shape, dtype=torch.int64 if layer.message_bits else torch.bool)
+        self.wrapped = torch.zeros((), dtype=torch.int64)    # neuron-steps whose current wrapped around
+        self.saturated = torch.zeros((), dtype=torch.int64)  # neuron-steps whose voltage was clipped
         if layer.neuron == "cuba":
             self.u, self.v = zeros(), zeros()
             self.bias = bias << MANT_SHIFT
@@ -164,12 +168,15 @@ class _State:
         ly, m = self.layer, STATE_LIMIT
         if ly.neuron == "cuba":
             c = _decay(self.u, ly.i_decay) + (a << MANT_SHIFT)
-            wrapped = torch.where(c > m, c - 2 * m, c)
-            self.u = torch.where(wrapped <= -m, c + 2 * m, wrapped)
+            high, low = c > m, c <= -m
+            self.u = torch.where(high, c - 2 * m, torch.where(low, c + 2 * m, c))
             vv = _decay(self.v, ly.v_decay) + self.u + (self.bias if bias is None else bias << MANT_SHIFT)
             if peaks is not None:
                 peaks[i][0] = max(peaks[i][0], float(c.abs().max()))
                 peaks[i][1] = max(peaks[i][1], float(vv.abs().max()))
+            # every wrap and saturation is counted, so that a run can say where the chip leaves the model
+            self.wrapped += (high | low).sum()
+            self.saturated += (vv.abs() > m - 1).sum()
             vv = vv.clamp(-(m - 1), m - 1)
             s = vv > self.vth
             self.v = torch.where(s, torch.zeros_like(vv), vv)
@@ -229,6 +236,7 @@ def run_network(net: FixedNetwork, drive: np.ndarray, steps: int, *, bias_input:
     v_warm = np.zeros((n, *out_shape), np.int64)
     v_end = np.zeros((n, *out_shape), np.int64)
     peaks = [[0.0, 0.0] for _ in range(L)]  # per layer: current, voltage
+    wrapped, saturated = np.zeros(L, np.int64), np.zeros(L, np.int64)
     trains: list[list[np.ndarray]] = [[] for _ in range(L)]
     states: list[np.ndarray] = []
     threads = emulator_threads(net, min(batch_size, max(n, 1))) if threads is None else threads
@@ -264,6 +272,8 @@ def run_network(net: FixedNetwork, drive: np.ndarray, steps: int, *, bias_input:
                 if record_state:
                     vals.append(st[-1].value.numpy().copy())
             v_end[lo:lo + b] = st[-1].value.numpy()
+            wrapped += [int(s.wrapped) for s in st]
+            saturated += [int(s.saturated) for s in st]
             if rec is not None:
                 for i in range(L):
                     trains[i].append(np.stack(rec[i], axis=-1))
@@ -278,6 +288,7 @@ def run_network(net: FixedNetwork, drive: np.ndarray, steps: int, *, bias_input:
         spikes = [s.astype(np.int32) if s.dtype != np.bool_ else s for s in spikes]
     return EmuResult(readout=None, v_warm=v_warm, v_end=v_end, counts=counts,
                      peak_current=[float(c) for c, _ in peaks], peak_voltage=[float(v) for _, v in peaks],
+                     wrapped=wrapped, saturated=saturated,
                      spikes=spikes, state=np.concatenate(states) if record_state and states else None)
 
 

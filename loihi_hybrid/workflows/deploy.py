@@ -128,8 +128,19 @@ def summarise(task: Task | None, net: FixedNetwork, meta: dict[str, Any], out: B
                   "input_once": net.input_once, "energy_labels": ENERGY_LABELS,
                   # the steps the task's decoding reads (after the readout warm-up), None for raw inputs
                   "readout_window_steps": None if task is None else [net.warmup, net.steps - 1],
-                  "test_metric_at_export": meta.get("test_metric_at_export"), "fit": fit_report(net)},
+                  "test_metric_at_export": meta.get("test_metric_at_export"), "fit": fit_report(net),
+                  "register_overflows": register_overflows(net, out.overflows)},
     }
+
+
+def register_overflows(net: FixedNetwork, overflows: np.ndarray | None) -> dict[str, dict[str, int]] | None:
+    """Per layer where any occurred: neuron-steps whose current wrapped around at 24 bits (the chip then
+    computes garbage) or whose voltage was clipped (it then leaves the trained model); ``{}``: none; None:
+    the back end does not observe its registers (``sim``, ``loihi2``)."""
+    if overflows is None:
+        return None
+    return {ly.name: {"wrapped_currents": int(w), "saturated_voltages": int(v)}
+            for ly, (w, v) in zip(net.layers, overflows) if w or v}
 
 
 def deploy(model_path: str | Path, data: DataSplits, backend: str = "sim", split: str = "test",

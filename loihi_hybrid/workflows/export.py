@@ -33,9 +33,16 @@ CALIBRATION_IMAGES = 64
 FORMATS = ("netx", "nir")
 
 
-def emulated_metric(fixed: FixedNetwork, task: Task, data: DataSplits, decode: Callable[[np.ndarray], np.ndarray]) -> float:
-    """The test-split metric of ``fixed`` on the bit-exact emulator; ``decode``: readout -> predictions."""
+def emulated_metric(fixed: FixedNetwork, task: Task, data: DataSplits, decode: Callable[[np.ndarray], np.ndarray],
+                    log: Callable[[str], None] | None = None) -> float:
+    """The test-split metric of ``fixed`` on the bit-exact emulator; ``decode``: readout -> predictions.
+    ``log`` is told of every layer whose registers wrapped or clipped on the test split."""
     emu = emulate(fixed, data.test.x)
+    if log is not None:
+        for ly, w, v in zip(fixed.layers, emu.wrapped, emu.saturated):
+            if w or v:
+                log(f"[export] warning: {ly.name}: on the test split {w} neuron-steps with the current wrapped "
+                    f"around at 24 bits, {v} with the voltage clipped (the calibration images did not reach this)")
     return float(task.score(decode(emu.readout), data.test)[0])
 
 
@@ -56,7 +63,7 @@ def export_model(model: SpikingNetwork, cfg: RunConfig, data: DataSplits, path: 
     if fmt == "netx" and not keep_exponent:
         fixed = for_plain_netx(fixed, calib)
     emu_metric = emulated_metric(fixed, task, data, lambda r: task.decode(
-        torch.as_tensor(r, dtype=torch.float32), model).numpy())
+        torch.as_tensor(r, dtype=torch.float32), model).numpy(), log=log)
     if training_metric is None:
         training_metric = evaluate(model, task, data.test, Mode.SNN, cfg.steps, cfg.train.batch_size,
                                    cfg.dt_s, desc="test SNN").metric

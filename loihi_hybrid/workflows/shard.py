@@ -35,9 +35,12 @@ def sharded_infer(path: Path, net: FixedNetwork, meta: dict[str, Any], task: Tas
     idx = distributed.block(len(x))
     mine = infer(path, net, meta, task, x[idx], backend, progress) if len(idx) else None
     parts = [p for p in distributed.all_gather(
-        None if mine is None else (mine[0].v_warm, mine[0].v_end, mine[0].counts, mine[1])) if p is not None]
+        None if mine is None else (mine[0].v_warm, mine[0].v_end, mine[0].counts, mine[1], mine[0].overflows))
+        if p is not None]
     raster = distributed.broadcast(mine[0].raster if distributed.is_main() and mine is not None else None)
-    out = BackendOutput(*(np.concatenate([p[k] for p in parts]) for k in range(3)), raster=raster or {})
+    overflows = None if any(p[4] is None for p in parts) else sum(p[4] for p in parts)
+    out = BackendOutput(*(np.concatenate([p[k] for p in parts]) for k in range(3)), raster=raster or {},
+                        overflows=overflows)
     return out, np.concatenate([p[3] for p in parts]), time.perf_counter() - t0
 
 
