@@ -91,14 +91,14 @@ def quantize(model: SpikingNetwork, calib_x: np.ndarray | torch.Tensor, steps: i
     for _ in range(max_rounds):
         fixed = _build(model, x.shape[1:], steps, warmup, scales, exp_min)
         emu = emulate(fixed, x, record_peaks=True)
-        excess = {i: max(c / lim_c, v / lim_v)
-                  for i, (ly, c, v) in enumerate(zip(fixed.layers, emu.peak_current, emu.peak_voltage))
-                  for lim_c, lim_v in [state_limits(ly)]}
-        over = {i: e for i, e in excess.items() if e > 1}
+        over = False
+        for i, (ly, c, v) in enumerate(zip(fixed.layers, emu.peak_current, emu.peak_voltage)):
+            lim_c, lim_v = state_limits(ly)
+            excess = max(c / lim_c, v / lim_v)
+            if excess > 1:
+                scales[i], over = ly.scale / 2.0 ** np.ceil(np.log2(excess)), True
         if not over:
             return fixed
-        for i, e in over.items():
-            scales[i] = fixed.layers[i].scale / 2.0 ** np.ceil(np.log2(e))
     raise RuntimeError("could not fit the network's states into Loihi's 24-bit registers")
 
 

@@ -259,11 +259,11 @@ class Pipeline:
         if differ:
             raise InputError(path, f"init_from: its network differs from this run's (first: {differ[0]}); "
                                    f"layers and sizes must match")
-        other = [i for i, (g, h) in enumerate(zip(self.model.geometry(), model.geometry())) if g != h]
-        if other:  # same shapes, other strides or padding: the weights would compute another function
-            g, h = self.model.geometry()[other[0]], model.geometry()[other[0]]
-            raise InputError(path, f"init_from: its layer {other[0] + 1} is {h[0]} stride {h[2]} padding {h[3]}, "
-                                   f"this run's is {g[0]} stride {g[2]} padding {g[3]}; the layers must match")
+        # same shapes, other strides or padding: the weights would compute another function
+        for i, (g, h) in enumerate(zip(self.model.geometry(), model.geometry())):
+            if g != h:
+                raise InputError(path, f"init_from: its layer {i + 1} is {h[0]} stride {h[2]} padding {h[3]}, "
+                                       f"this run's is {g[0]} stride {g[2]} padding {g[3]}; the layers must match")
         self.model.load_state_dict(theirs)
         changed = [k for k in _changed_keys(theirs_cfg.to_dict(), self.cfg.to_dict()) if k != "init_from"]
         self.log(f"[ann] weights from {path} ({stage or 'unknown'} stage), not trained"
