@@ -45,7 +45,7 @@ class TrainConfig:
     hybrid_steps: tuple[int, ...] = ()  # T of each hybrid epoch (curriculum, the last repeats); (): steps
     bce_weight: float = 0.5             # CAE loss = bce_weight*BCE + dice_weight*soft Dice
     dice_weight: float = 0.5
-    box_loss: str = "mse"               # LocNet: "mse" (paper) or "smooth_l1" (Huber, beta 0.1, standardised units)
+    box_loss: str = "mse"               # LocNet: "mse" (paper), "smooth_l1" (Huber, beta 0.1, standardised units), "giou"
     method: str = "hybrid"              # fine-tuning method: "hybrid" (rate backward) or "bptt" (SLAYER)
     max_train_batches: int | None = None  # cap per spiking epoch (None: all)
 
@@ -80,8 +80,8 @@ class RunConfig:
         return dataclasses.asdict(self)
 
 
-#: LocNet's box losses (``train.box_loss``), on the standardised corners
-BOX_LOSSES = ("mse", "smooth_l1")
+#: LocNet's box losses (``train.box_loss``): on the standardised corners, or GIoU on the decoded boxes
+BOX_LOSSES = ("mse", "smooth_l1", "giou")
 #: firing-rate penalties (``train.rate_penalty``): two-sided pull toward the target, or only above it
 RATE_PENALTIES = ("toward", "above")
 #: the most time steps per sample a config may ask for (Loihi runs are short; more only burns time)
@@ -301,7 +301,7 @@ def validate(cfg: RunConfig, where: str) -> None:
         fail("train.hybrid_steps", f"a list of whole numbers in [1, {MAX_STEPS}] (T per hybrid epoch)",
              list(t.hybrid_steps))
     if t.box_loss not in BOX_LOSSES:
-        fail("train.box_loss", " or ".join(repr(b) for b in BOX_LOSSES), t.box_loss)
+        fail("train.box_loss", ", ".join(repr(b) for b in BOX_LOSSES[:-1]) + f" or {BOX_LOSSES[-1]!r}", t.box_loss)
     if t.method not in ("hybrid", "bptt"):
         fail("train.method", "'hybrid' or 'bptt'", t.method)
     if t.max_train_batches is not None:

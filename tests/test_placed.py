@@ -93,7 +93,7 @@ def test_training_augmentation_uses_only_its_pool():
 
 # --- the protocol in the LocNet task, the config and deploy -------------------------------------------------
 from loihi_hybrid.errors import InputError  # noqa: E402
-from loihi_hybrid.metrics import box_iou, mean_box_baseline  # noqa: E402
+from loihi_hybrid.metrics import box_iou, giou_loss, mean_box_baseline  # noqa: E402
 from loihi_hybrid.tasks import load_config, make_task  # noqa: E402
 
 SMALL = {"data": {"input_size": [16, 24], "synthetic_samples": 40}}
@@ -239,9 +239,29 @@ def test_box_losses_on_a_hand_case(kind, expected):
     assert float(task.loss(model, out, y)) == pytest.approx(expected)
 
 
+def test_giou_box_loss_on_hand_cases():
+    """``1 - GIoU`` of the decoded boxes: 0 on the exact box; half-overlapping squares (IoU 1/7, hull 0.5625,
+    union 0.4375) and disjoint ones (union 0.08, hull 0.64) by hand."""
+    import torch
+    task = make_task(load_config("locnet", synthetic=True, overrides={"train": {"box_loss": "giou"}}))
+    model = task.build()
+    model.target_mean.copy_(torch.tensor([0.25, 0.25, 0.75, 0.75]))
+    model.target_std.copy_(torch.tensor([0.5, 0.5, 0.5, 0.5]))
+    out = torch.zeros(1, 4, requires_grad=True)                 # decodes to the mean box
+    assert float(task.loss(model, out, torch.tensor([[0.25, 0.25, 0.75, 0.75]]))) == pytest.approx(0.0, abs=1e-6)
+    loss = task.loss(model, out, torch.tensor([[0.0, 0.0, 0.5, 0.5]]))
+    assert float(loss) == pytest.approx(1 - (1 / 7 - 0.125 / 0.5625), rel=1e-5)
+    loss.backward()
+    assert torch.all(out.grad[0, :2] > 0) and torch.all(out.grad[0, 2:] > 0)  # both corners move toward the box
+    far = giou_loss(torch.tensor([[0.0, 0.0, 0.2, 0.2]]), torch.tensor([[0.6, 0.6, 0.8, 0.8]]))
+    assert float(far) == pytest.approx(1 + 0.56 / 0.64, rel=1e-5)
+    # the metric shares the arithmetic: IoU of the half-overlapping squares
+    assert box_iou(np.array([[0.0, 0.0, 0.5, 0.5]]), np.array([[0.25, 0.25, 0.75, 0.75]]))[0] == pytest.approx(1 / 7)
+
+
 def test_unknown_box_loss_is_refused():
-    with pytest.raises(InputError, match="train.box_loss must be 'mse' or 'smooth_l1'"):
-        load_config("locnet", synthetic=True, overrides={"train": {"box_loss": "giou"}})
+    with pytest.raises(InputError, match="train.box_loss must be 'mse', 'smooth_l1' or 'giou'"):
+        load_config("locnet", synthetic=True, overrides={"train": {"box_loss": "iou"}})
 
 
 @pytest.mark.parametrize("fraction, trained", [(0.0, ["paper"]), (0.5, ["paper", "placed"]), (1.0, ["placed"])])

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from ..data import ArraySplit, DataSplits, augment_boxes, load_caltech, synthetic_airplanes
 from ..data.placed import placed_augment, placed_split
-from ..metrics import box_iou, corner_error_px, mean_box_baseline
+from ..metrics import box_iou, corner_error_px, giou_loss, mean_box_baseline
 from ..models import LocNet, LocNetSpec, Mode, SpikingNetwork
 from .base import Task, register
 
@@ -73,11 +73,16 @@ class LocNetTask(Task):
         model.target_std.copy_(y.std(0).clamp_min(1e-3))
 
     def loss(self, model: torch.nn.Module, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """``train.box_loss`` on the standardised corners: "mse" (the paper) or "smooth_l1" (Huber with
-        beta 0.1: L1 beyond 0.1 standard deviations, so far-off boxes do not dominate and small errors still
-        get a gradient of constant size)."""
+        """``train.box_loss``: "mse" (the paper) or "smooth_l1" (Huber with beta 0.1: L1 beyond 0.1 standard
+        deviations, so far-off boxes do not dominate and small errors still get a gradient of constant size) on
+        the standardised corners, or "giou" (``1 - GIoU`` of the decoded boxes: an error counts by what it
+        costs in IoU, so a pixel off a large box in the frame-filling photos counts as much as it costs there,
+        not by the corners' spread over the training set)."""
+        loss = self.cfg.train.box_loss
+        if loss == "giou":
+            return giou_loss(self.decode_values(out, self.decoding_params(model)), y)
         target = (y - model.target_mean) / model.target_std
-        if self.cfg.train.box_loss == "smooth_l1":
+        if loss == "smooth_l1":
             return F.smooth_l1_loss(out, target, beta=0.1)
         return F.mse_loss(out, target)
 
