@@ -94,14 +94,70 @@ def test_emulated_layer_equals_slayer_dynamics(kind):
 
 def _saturating_net() -> FixedNetwork:
     """One neuron whose current is -255 * 254 << 6 = -4145280 every step (no current memory) and whose
-    voltage keeps it (no leak): v = -4145280 t, below -(2**23 - 1) from the third step on."""
-    return _one_neuron_net(weight=-254, vth=1000, i_decay=4096, v_decay=0)
+    voltage keeps it (no leak), with a bias of -1 (-64 per step): v = -4145344 t, below -(2**23 - 1) from the
+    third step on. A negative bias without leak is a case where a clip could change later spikes."""
+    return _one_neuron_net(weight=-254, vth=1000, bias=-1, i_decay=4096, v_decay=0)
 
 
 def test_clipped_voltages_and_wrapped_currents_are_counted():
     r = emulate(_saturating_net(), np.ones((2, 1, 1, 1)))
     assert r.saturated.tolist() == [2 * 4, 0]  # steps 3..6 of both samples clip; the readout never does
     assert r.wrapped.tolist() == [0, 0]
+
+
+def _unclipped(monkeypatch, net: FixedNetwork, x: np.ndarray, **kw):
+    """The same run with 41-bit registers: nothing clips (nor wraps) in these hand cases."""
+    import loihi_hybrid.fixedpoint.emulator as emu_mod
+    with monkeypatch.context() as m:
+        m.setattr(emu_mod, "STATE_LIMIT", 1 << 40)
+        return emulate(net, x, **kw)
+
+
+def test_first_layer_clip_under_a_static_input_changes_no_spike(monkeypatch):
+    """A leaky first layer fed the same image every step: neurons with strong negative input clip at
+    -(2**23 - 1), and every spike, and the readout, equal the run with wider registers, as
+    :meth:`FixedLayer.static_clip_is_harmless` argues; such clips are not counted. Biases of both signs, the
+    most negative one inside the bound (4000 << 6 * 4096 / 200 = 5.2 M < 2**23); currents stay below 2**22
+    (|a| <= 84 * 255 << 6, times 4096 / 1500 at most), so nothing wraps."""
+    from loihi_hybrid.fixedpoint.emulator import run_network
+
+    rng = np.random.default_rng(3)
+    n_in, n_out, steps = 6, 40, 24
+    w = 2 * rng.integers(-7, 4, size=(n_out, n_in)).astype(np.int32)
+    first = FixedLayer(name="h", op="dense", weight=w, bias=rng.integers(-4000, 4000, size=n_out).astype(np.int32),
+                       in_shape=(n_in,), out_shape=(n_out,), i_decay=1500, v_decay=200, vth=3000, flatten_input=True)
+    out = FixedLayer(name="readout", op="dense", weight=rng.integers(-20, 20, size=(2, n_out)).astype(np.int32) * 2,
+                     bias=np.zeros(2, np.int32), in_shape=(n_out,), out_shape=(2,), spiking=False)
+    net = FixedNetwork(layers=[first, out], input_shape=(n_in, 1, 1), steps=steps, warmup=4, input_levels=255)
+    assert first.static_clip_is_harmless()
+    x = rng.uniform(0, 1, size=(8, n_in, 1, 1))
+    clipped = emulate(net, x, record=True, record_peaks=True)
+    wide = _unclipped(monkeypatch, net, x, record=True, record_peaks=True)
+    assert wide.peak_voltage[0] > 2 * (2 ** 23) and wide.peak_current[0] < 2 ** 22  # far past the clip
+    assert clipped.spikes[0].any() and np.array_equal(clipped.spikes[0], wide.spikes[0])
+    assert np.array_equal(clipped.v_end, wide.v_end) and np.array_equal(clipped.v_warm, wide.v_warm)
+    assert clipped.saturated.tolist() == [0, 0] and clipped.wrapped.tolist() == [0, 0]  # nothing to warn about
+    # the same input as a sequence of steps is not known to be static: its clips are counted
+    q = net.encode_input(x)
+    assert run_network(net, np.repeat(q[..., None], steps, -1), steps).saturated[0] > 0
+
+
+def test_first_layer_clip_that_can_change_spikes_is_counted(monkeypatch):
+    """Without leak and with a negative bias the clip matters: the current (i_decay 0) grows by
+    62 << 6 = 3968 per step against a bias of -4095 << 6 = -262080, so the voltage falls for 66 steps to
+    about -8.65 M, past the clip, then rises; the clipped neuron starts its rise higher and spikes sooner."""
+    net = _one_neuron_net(weight=2, vth=4000, bias=-4095, i_decay=0, v_decay=0, steps=200)
+    assert not net.layers[0].static_clip_is_harmless()
+    x = np.full((1, 1, 1, 1), 31 / 255)
+    clipped = emulate(net, x, record=True)
+    wide = _unclipped(monkeypatch, net, x, record=True)
+    first_spike = lambda r: int(np.argmax(r.spikes[0][0, 0]))  # noqa: E731
+    assert wide.spikes[0].any() and first_spike(clipped) < first_spike(wide)
+    assert clipped.saturated[0] > 0
+    # held input sent once needs i_decay 0, a filtered one is not cleared
+    leaky = FixedLayer(name="h", op="dense", weight=np.array([[-2]], np.int32), bias=np.array([5], np.int32),
+                       in_shape=(1,), out_shape=(1,), i_decay=1000, v_decay=200, vth=10, flatten_input=True)
+    assert leaky.static_clip_is_harmless() and not leaky.static_clip_is_harmless(input_once=True)
 
 
 def test_deploy_summary_and_printout_name_the_layer_that_overflowed():

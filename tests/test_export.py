@@ -60,6 +60,25 @@ def test_spiking_voltage_may_use_the_full_range():
     assert state_limits(fixed.readout) == (HEADROOM * STATE_LIMIT, HEADROOM * STATE_LIMIT)
 
 
+def test_first_layer_voltage_may_clip_where_it_changes_no_spike():
+    """The first layer sees the same image every step, so its negative voltage may clip
+    (:meth:`FixedLayer.static_clip_is_harmless`): without a bias its scale is the one the threshold register
+    allows, although its voltage passes the clip on the calibration images; that clip is not counted, and
+    only the first layer gets this (the others keep the full-range limit)."""
+    model, x, _ = tiny("locnet")
+    with torch.no_grad():
+        model.spiking_layers()[0].bias.zero_()
+    fixed = quantize(model, x, 40, WARMUP, exp_min=(-8, 0))
+    conv1 = fixed.layers[0]
+    assert conv1.vth == VTH_MAX and conv1.static_clip_is_harmless()  # nothing lowered the scale
+    r = emulate(fixed, x, record_peaks=True)
+    assert r.peak_voltage[0] > STATE_LIMIT - 1 and r.saturated[0] == 0
+    assert state_limits(conv1, first=True) == (HEADROOM * STATE_LIMIT, float("inf"))
+    assert state_limits(fixed.layers[1], first=False)[1] == STATE_LIMIT - 1
+    for ly, volt in zip(fixed.layers[1:], r.peak_voltage[1:]):
+        assert volt <= (STATE_LIMIT - 1 if ly.spiking else HEADROOM * STATE_LIMIT)
+
+
 def test_roundtrip_is_identical(exported):
     task, x, fixed, path = exported
     back, meta = read_netx(path)

@@ -45,7 +45,9 @@ class EmuResult:
     peak_current: list[float] = field(default_factory=list)  # per layer max |current| before the wrap
     peak_voltage: list[float] = field(default_factory=list)  # per layer max |voltage| before the clip
     wrapped: np.ndarray | None = None    # (L,) neuron-steps whose current wrapped around at 24 bits
-    saturated: np.ndarray | None = None  # (L,) neuron-steps whose voltage was clipped to 24 bits
+    #: (L,) neuron-steps whose voltage was clipped to 24 bits, where a clip can change a spike (not in a first
+    #: layer under a static input that :meth:`FixedLayer.static_clip_is_harmless` clears)
+    saturated: np.ndarray | None = None
     spikes: list[np.ndarray] | None = None  # per layer (N, *out_shape, T): bool, or int32 for graded messages
     state: np.ndarray | None = None     # (N, *out_shape, T) last layer's state every step, when recorded
 
@@ -237,6 +239,9 @@ def run_network(net: FixedNetwork, drive: np.ndarray, steps: int, *, bias_input:
     v_end = np.zeros((n, *out_shape), np.int64)
     peaks = [[0.0, 0.0] for _ in range(L)]  # per layer: current, voltage
     wrapped, saturated = np.zeros(L, np.int64), np.zeros(L, np.int64)
+    # a first layer whose clipped voltage cannot change a spike is not counted (nothing to warn about)
+    clip_counts = [not (i == 0 and not timed and not bias_input and ly.static_clip_is_harmless(input_once))
+                   for i, ly in enumerate(net.layers)]
     trains: list[list[np.ndarray]] = [[] for _ in range(L)]
     states: list[np.ndarray] = []
     threads = emulator_threads(net, min(batch_size, max(n, 1))) if threads is None else threads
@@ -273,7 +278,7 @@ def run_network(net: FixedNetwork, drive: np.ndarray, steps: int, *, bias_input:
                     vals.append(st[-1].value.numpy().copy())
             v_end[lo:lo + b] = st[-1].value.numpy()
             wrapped += [int(s.wrapped) for s in st]
-            saturated += [int(s.saturated) for s in st]
+            saturated += [int(s.saturated) if counted else 0 for s, counted in zip(st, clip_counts)]
             if rec is not None:
                 for i in range(L):
                     trains[i].append(np.stack(rec[i], axis=-1))

@@ -150,6 +150,24 @@ class FixedLayer:
             return np.asarray(self.weight, np.int64), None, 0
         return lava_synapse_weights(self.weight), None, self.weight_exp
 
+    def static_clip_is_harmless(self, input_once: bool = False) -> bool:
+        """True where this layer, as the first one and fed the same input every step (or once, held by
+        ``i_decay`` 0), spikes the same whether its voltage saturates at 24 bits or not.
+
+        Why: the current then moves monotonically from 0 toward its steady value, so the voltage's
+        increment ``g = u + bias`` is monotonic too. A negative increment that drives ``v`` below
+        ``-(2**23 - 1)`` (``g <= -(2**23 - 1) dv / 4096``) only grows more negative when ``u`` falls, and then
+        both the clipped and the unclipped voltage stay far below threshold for good. When ``u`` rises, ``g``
+        is at least the bias, and the voltage stays above ``bias_min * 4096 / dv`` (rounding toward zero only
+        raises it), which this checks is above the clip; a layer without leak (``dv`` 0) needs a bias >= 0.
+        """
+        if self.neuron != "cuba" or not self.spiking or self.rec_weight is not None:
+            return False
+        if input_once and self.i_decay != 0:  # an input sent once decays unless the current holds it
+            return False
+        low = -min(int(np.min(self.bias, initial=0)), 0) << MANT_SHIFT  # the most negative bias, per step
+        return low == 0 or (self.v_decay > 0 and low * DECAY_SCALE / self.v_decay < STATE_LIMIT - 1)
+
 
 @dataclass
 class FixedNetwork:

@@ -68,15 +68,22 @@ def _quantize_layer(layer: SpikingLayer | Readout, name: str, in_shape: tuple[in
                       spiking=theta is not None, weight_exp=exp, scale=float(k), flatten_input=flatten_input)
 
 
-def state_limits(layer: FixedLayer) -> tuple[float, float]:
+def state_limits(layer: FixedLayer, first: bool = False) -> tuple[float, float]:
     """The largest calibrated peak (current, voltage) that ``layer``'s scale may give.
 
     The current wraps around at 24 bits, so it keeps a margin (``HEADROOM``) for inputs stronger than the
     calibration images. A spiking neuron's voltage saturates instead, and only on the negative side
     (above ``vth`` it spikes and resets), where saturating just shortens a deep silence: it only has to
-    stay unclipped on the calibration images. The readout's voltage is the decoded sum, so it keeps the margin.
+    stay unclipped on the calibration images. In the ``first`` layer, whose input (an image) is the same
+    every step, a clip cannot change a spike where :meth:`FixedLayer.static_clip_is_harmless` says so: no
+    limit there. (A leaky first layer's negative voltage settles near ``4096 / dv`` times its current, 20x
+    in LocNet, so this limit cut the scale of the image's weights, and with it the plain-NetX input levels,
+    by 2-4x.) The readout's voltage is the decoded sum, so it keeps the margin.
     """
-    return HEADROOM * STATE_LIMIT, (STATE_LIMIT - 1 if layer.spiking else HEADROOM * STATE_LIMIT)
+    if not layer.spiking:
+        return HEADROOM * STATE_LIMIT, HEADROOM * STATE_LIMIT
+    free = first and layer.static_clip_is_harmless()
+    return HEADROOM * STATE_LIMIT, (float("inf") if free else STATE_LIMIT - 1)
 
 
 def quantize(model: SpikingNetwork, calib_x: np.ndarray | torch.Tensor, steps: int, warmup: int,
@@ -93,7 +100,7 @@ def quantize(model: SpikingNetwork, calib_x: np.ndarray | torch.Tensor, steps: i
         emu = emulate(fixed, x, record_peaks=True)
         over = False
         for i, (ly, c, v) in enumerate(zip(fixed.layers, emu.peak_current, emu.peak_voltage)):
-            lim_c, lim_v = state_limits(ly)
+            lim_c, lim_v = state_limits(ly, first=i == 0)
             excess = max(c / lim_c, v / lim_v)
             if excess > 1:
                 scales[i], over = ly.scale / 2.0 ** np.ceil(np.log2(excess)), True
