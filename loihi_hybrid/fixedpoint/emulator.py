@@ -240,7 +240,7 @@ def run_network(net: FixedNetwork, drive: np.ndarray, steps: int, *, bias_input:
     peaks = [[0.0, 0.0] for _ in range(L)]  # per layer: current, voltage
     wrapped, saturated = np.zeros(L, np.int64), np.zeros(L, np.int64)
     # a first layer whose clipped voltage cannot change a spike is not counted (nothing to warn about)
-    clip_counts = [not (i == 0 and not timed and not bias_input and ly.static_clip_is_harmless(input_once))
+    count_clips = [not (i == 0 and not timed and not bias_input and ly.static_clip_is_harmless(input_once))
                    for i, ly in enumerate(net.layers)]
     trains: list[list[np.ndarray]] = [[] for _ in range(L)]
     states: list[np.ndarray] = []
@@ -278,7 +278,7 @@ def run_network(net: FixedNetwork, drive: np.ndarray, steps: int, *, bias_input:
                     vals.append(st[-1].value.numpy().copy())
             v_end[lo:lo + b] = st[-1].value.numpy()
             wrapped += [int(s.wrapped) for s in st]
-            saturated += [int(s.saturated) if counted else 0 for s, counted in zip(st, clip_counts)]
+            saturated += [int(s.saturated) if counted else 0 for s, counted in zip(st, count_clips)]
             if rec is not None:
                 for i in range(L):
                     trains[i].append(np.stack(rec[i], axis=-1))
