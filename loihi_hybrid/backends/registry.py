@@ -72,7 +72,7 @@ class Emulator(Backend):
 
         r = emulate(net, x, progress=step)
         raster = {net.layers[i].name: first[i][idx].astype(np.int32) for i, idx in watch.items()}
-        return BackendOutput(r.v_warm, r.v_end, r.counts, raster, overflows=np.stack([r.wrapped, r.saturated], 1))
+        return BackendOutput(r.v_warm, r.v_end, r.counts, raster, overflows=r.overflows)
 
     def run_raw(self, path: Path, net: FixedNetwork, q: np.ndarray, steps: int, bias_input: bool, record: bool,
                 netx_args: dict, progress: Progress | None) -> BackendOutput:
@@ -86,7 +86,7 @@ class Emulator(Backend):
         r = run_network(net, q, steps, bias_input=bias_input, pipeline=pipelined(net), record=record, progress=step,
                         input_once=net.input_once and not bias_input and q.ndim == len(net.input_shape) + 1)
         return BackendOutput(r.v_warm, r.v_end, r.counts, {}, spikes=r.spikes,
-                             overflows=np.stack([r.wrapped, r.saturated], 1))
+                             overflows=r.overflows)
 
 
 class Lava(Backend):

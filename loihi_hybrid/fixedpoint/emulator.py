@@ -56,6 +56,11 @@ class EmuResult:
         """Per layer, the larger of the current's and the voltage's peak."""
         return [max(c, v) for c, v in zip(self.peak_current, self.peak_voltage)]
 
+    @property
+    def overflows(self) -> np.ndarray:
+        """(L, 2): per layer the wrapped currents and the counted voltage clips (neuron-steps)."""
+        return np.stack([self.wrapped, self.saturated], 1)
+
 
 #: the emulator runs on one thread below this many synaptic operations per step (batch x unrolled synapses).
 #: Measured on the committed LocNet export (16 M synapses) on 2 busy shared cores: torch's default 2 threads

@@ -39,7 +39,7 @@ def emulated_metric(fixed: FixedNetwork, task: Task, data: DataSplits, decode: C
     ``log`` is told of every layer whose registers wrapped or clipped on the test split."""
     emu = emulate(fixed, data.test.x)
     if log is not None:
-        for ly, w, v in zip(fixed.layers, emu.wrapped, emu.saturated):
+        for ly, (w, v) in zip(fixed.layers, emu.overflows):
             if w or v:
                 log(f"[export] warning: {ly.name}: on the test split {w} neuron-steps with the current wrapped "
                     f"around at 24 bits, {v} with the voltage clipped (the calibration images did not reach this)")
