@@ -92,3 +92,31 @@ def test_configs_built_in_python_are_checked_too():
     cfg.train.epochs_ann = 2.5
     with pytest.raises(InputError, match=r"train.epochs_ann must be a whole number >= 0, got 2.5"):
         validate(cfg, "config")
+
+
+@pytest.mark.parametrize("task, over, key, owner", [
+    ("cae", {"train": {"box_loss": "giou"}}, "train.box_loss", "locnet"),
+    ("digits", {"data": {"protocol": "placed"}}, "data.protocol", "locnet"),
+    ("locnet", {"train": {"dice_weight": 0.7}}, "train.dice_weight", "cae"),
+])
+def test_a_key_only_another_network_reads_is_refused(tmp_path, task, over, key, owner):
+    """A setting meant for one network, given to another that would ignore it, is one line naming the key and
+    the file, not a run that silently trains without it."""
+    f = tmp_path / "c.json"
+    f.write_text(json.dumps(over))
+    with pytest.raises(InputError) as e:
+        load_config(task, synthetic=True, user_file=f)
+    msg = str(e.value)
+    assert msg.startswith(f"{f}: {key} is read by the {owner} network only, not by {task}") and "\n" not in msg
+    load_config(owner, synthetic=True, user_file=f)  # the network that reads it takes it
+
+
+def test_finetune_refuses_a_foreign_key_with_exit_code_2(tmp_path, capsys):
+    from loihi_hybrid.cli.finetune import main
+
+    f = tmp_path / "c.json"
+    f.write_text(json.dumps({"train": {"box_loss": "giou"}}))
+    assert main(["cae", "--config", str(f), "--out", str(tmp_path / "run")]) == 2
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert len(err) == 1 and "train.box_loss is read by the locnet network only" in err[0]
+    assert not (tmp_path / "run").exists()

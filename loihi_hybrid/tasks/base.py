@@ -53,6 +53,9 @@ class Task:
     report_title: ClassVar[str | None] = None
     reproduce_method_epochs: ClassVar[int] = 1
     reproduce_method_batches: ClassVar[int | None] = None
+    #: config keys (``section.key``) that this network reads and some others do not: another network refuses a
+    #: value other than the default for them, so that a setting is never silently ignored
+    own_keys: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, cfg: RunConfig | None = None) -> None:
         self.cfg = cfg
@@ -66,7 +69,9 @@ class Task:
     def config(cls, synthetic: bool, user_file: Path | str | None = None,
                overrides: dict[str, Any] | None = None) -> RunConfig:
         """Packaged defaults <- user config file <- overrides, validated."""
-        return resolve_config(cls.name, cls.default_config(synthetic), user_file, overrides)
+        cfg = resolve_config(cls.name, cls.default_config(synthetic), user_file, overrides)
+        _refuse_foreign_keys(cls, cfg, "config" if user_file is None else str(user_file))
+        return cfg
 
     # data and model ------------------------------------------------------------------------------------
     def load_data(self, data_dir: str | Path | None) -> DataSplits:
@@ -159,6 +164,19 @@ def register(cls: type[Task]) -> type[Task]:
         raise ValueError(f"two networks named {cls.name!r}: {_REGISTRY[cls.name]} and {cls}")
     _REGISTRY[cls.name] = cls
     return cls
+
+
+def _refuse_foreign_keys(cls: type[Task], cfg: RunConfig, where: str) -> None:
+    """One line naming the key where ``cfg`` sets a key that only other networks read."""
+    _discover()
+    defaults = RunConfig()
+    for other in _REGISTRY.values():
+        for key in (k for k in other.own_keys if k not in cls.own_keys):
+            section, name = key.split(".")
+            value = getattr(getattr(cfg, section), name)
+            if value != getattr(getattr(defaults, section), name):
+                raise InputError(where, f"{key} is read by the {other.name} network only, not by {cls.name} "
+                                        f"(got {value!r}): remove it")
 
 
 def _discover() -> None:

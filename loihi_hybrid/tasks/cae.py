@@ -20,6 +20,7 @@ class CAETask(Task):
     order = 1
     description = "CAE: hippocampus segmentation in MRI slices (Dice per volume)"
     in_channels = 1
+    own_keys = ("train.bce_weight", "train.dice_weight", "data.slice_axis")
     data_dir_name = "hippocampus"
     reproduce_config = "cae_cpu_budget"
     paper = {"ann": (0.8221, None), "converted": (0.4859, 708.23), "hybrid": (0.7648, 731.38)}

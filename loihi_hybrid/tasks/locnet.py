@@ -29,6 +29,7 @@ class LocNetTask(Task):
     reproduce_method_epochs = 2
     decoding_params_keys = ("target_mean", "target_std")
     protocols = ("paper", "placed")
+    own_keys = ("train.box_loss", "data.protocol", "data.placed_fraction")
     #: seeds of the fixed placed splits, as offsets from the run's seed
     PLACED_SEED = {"train": 100, "val": 101, "test": 102}
 
