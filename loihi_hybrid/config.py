@@ -17,6 +17,7 @@ from typing import Any
 
 from .errors import InputError
 from .neurons import NeuronParams
+from .neurons.params import NEURON_KINDS
 
 @dataclass
 class DataConfig:
@@ -267,8 +268,14 @@ def validate(cfg: RunConfig, where: str) -> None:
     sizes("channels", cfg.channels)
     sizes("hidden", cfg.hidden)
     # neuron (kind and threshold are also checked by NeuronParams itself)
-    if n.kind not in ("lif", "if"):
-        fail("neuron.kind", "'lif' or 'if'", n.kind)
+    if n.kind not in NEURON_KINDS:
+        fail("neuron.kind", "'lif', 'if' or 'sd'", n.kind)
+    if n.kind == "sd" and not cfg.input_once:  # a sigma-delta neuron sums its input: an image sent every step adds up
+        fail("input_once", "true for sigma-delta neurons (neuron.kind 'sd': the image is one delta, sent once)",
+             cfg.input_once)
+    if n.kind == "sd" and cfg.readout_warmup_auto:
+        fail("readout_warmup_auto", "false for sigma-delta neurons (their latency is one step per layer: set "
+             "readout_warmup to the number of layers)", cfg.readout_warmup_auto)
     number("neuron.threshold", n.threshold, 0, True)
     for key in ("tau_syn", "tau_rc", "gamma", "t_ref"):
         number(f"neuron.{key}", getattr(n, key), 0, False)

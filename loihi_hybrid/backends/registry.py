@@ -50,11 +50,6 @@ class Backend:
         raise NotImplementedError
 
 
-def pipelined(net: FixedNetwork) -> bool:
-    """Sigma-delta networks cannot be reset on Lava: each sample runs as a fresh run (Lava's step delays)."""
-    return any(ly.neuron != "cuba" for ly in net.layers)
-
-
 class Emulator(Backend):
     name = "emu"
     produced_by = ("bit-exact numpy/torch emulation of the exported fixed-point network "
@@ -83,7 +78,7 @@ class Emulator(Backend):
             if progress is not None:
                 progress(done[0])
 
-        r = run_network(net, q, steps, bias_input=bias_input, pipeline=pipelined(net), record=record, progress=step,
+        r = run_network(net, q, steps, bias_input=bias_input, pipeline=net.pipelined, record=record, progress=step,
                         input_once=net.input_once and not bias_input and q.ndim == len(net.input_shape) + 1)
         return BackendOutput(r.v_warm, r.v_end, r.counts, {}, spikes=r.spikes,
                              overflows=r.overflows)

@@ -198,6 +198,8 @@ class _State:
         else:                                   # SigmaDelta with ReLU (NetX's activation)
             self.sigma = self.sigma + a
             act = torch.clamp(self.sigma + self.bias, min=0)
+            if peaks is not None:               # the quantiser's limits: message, and sigma + bias
+                peaks[i][1] = max(peaks[i][1], float((self.sigma + self.bias).abs().max()))
         delta = act - self.act + self.residue
         sent = torch.where(delta.abs() >= self.vth, delta, torch.zeros_like(delta))
         self.residue = delta - sent
@@ -205,6 +207,8 @@ class _State:
         if ly.op == "input":
             self.sigma = act
         self.out = sent >> MANT_SHIFT
+        if peaks is not None:
+            peaks[i][0] = max(peaks[i][0], float(self.out.abs().max()))
         return self.out
 
 
@@ -307,8 +311,10 @@ def emulate(net: FixedNetwork, x: np.ndarray, batch_size: int = 32, record: bool
             threads: int | None = None) -> EmuResult:
     """Run ``net`` on images ``x`` (N, C, H, W) in [0, 1] for ``net.steps`` steps each (states reset per sample):
     the images are sent as graded spikes every step (once, at the first step, where ``net.input_once``);
-    ``readout`` is decoded from the readout voltages."""
+    ``readout`` is decoded from the readout voltages. A network with sigma-delta neurons, which Lava cannot reset
+    and runs each sample afresh, runs with Lava's one-step synaptic delays (``pipeline``)."""
     r = run_network(net, net.encode_input(x), net.steps, bias_input=False, batch_size=batch_size, record=record,
-                    record_peaks=record_peaks, progress=progress, threads=threads, input_once=net.input_once)
+                    record_peaks=record_peaks, progress=progress, threads=threads, input_once=net.input_once,
+                    pipeline=net.pipelined)
     r.readout = net.decode_readout(r.v_warm, r.v_end)
     return r

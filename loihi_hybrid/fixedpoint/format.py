@@ -189,6 +189,11 @@ class FixedNetwork:
         return self.layers[-1]
 
     @property
+    def pipelined(self) -> bool:
+        """Sigma-delta neurons cannot be reset on Lava: each sample runs as a fresh run, with Lava's step delays."""
+        return any(ly.neuron != "cuba" for ly in self.layers)
+
+    @property
     def bias_input(self) -> bool:
         """Inputs set the first layer's bias (a CUBA ``input`` layer, as lava-dl's own examples feed it)."""
         first = self.layers[0]

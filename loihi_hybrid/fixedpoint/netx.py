@@ -57,6 +57,8 @@ def plain_netx_guarded(net: FixedNetwork) -> set[str]:
         return set()  # plain NetX stops at the convT layer
     exp = [ly for ly in net.layers if ly.weight_exp]
     dense = [ly.name for ly in exp if ly.op != "conv"]
+    if net.input_once and net.layers[0].op == "conv":  # the guard on the first layer stops plain NetX before any
+        return {net.layers[0].name} | {ly.name for ly in exp if ly.op == "conv"}
     if dense:
         raise ValueError(f"layers {', '.join(dense)}: a dense layer with a weight exponent would run wrong in plain "
                          "lava-dl NetX, and nothing in the file can stop it: export the plain form (export.py "
@@ -75,6 +77,11 @@ def _str(g: h5py.Group, key: str, value: str) -> None:
 
 def _write_neuron(g: h5py.Group, layer: FixedLayer) -> None:
     n = g.create_group("neuron")
+    if layer.neuron == "sdnn":  # NetX's SigmaDelta (ReLU), as lava-dl's sigma_delta blocks write it
+        _str(n, "type", "SDNN")
+        _str(n, "activation", "relu")
+        n.create_dataset("vThMant", data=layer.vth)  # 16-bit messages: NetX's default for SDNN
+        return
     _str(n, "type", "CUBA")
     n.create_dataset("iDecay", data=layer.i_decay)
     n.create_dataset("vDecay", data=layer.v_decay)

@@ -1,4 +1,12 @@
-"""Quantisation of a trained :class:`SpikingNetwork` into the fixed-point format (see ``format``)."""
+"""Quantisation of a trained :class:`SpikingNetwork` into the fixed-point format (see ``format``).
+
+Sigma-delta layers (``SDNN``) hold ``sigma`` and ``act`` on a ``2**12`` grid per chip unit (bias and threshold
+are shifted left by ``spike_exp + 6 = 12`` bits, the synaptic sum is added as it is) and send ``act >> 6``: a
+layer of scale ``k`` sends ``64 k`` per training-time unit of its activation. So its chip weights are
+``4096 k W_eff`` (``W_eff`` per unit of the input message), its bias mantissa ``k alpha b`` and its threshold
+``k theta``; written as ``64 k x`` for ``x = 64 W_eff, alpha b / 64, theta / 64`` they share the CUBA
+formulas. The readout after a sigma-delta layer holds the summed messages in its current (``iDecay`` 0).
+"""
 from __future__ import annotations
 
 import numpy as np
@@ -9,11 +17,16 @@ from ..models.layers import Flatten, Readout, SpikingLayer
 from ..models.network import SpikingNetwork
 from ..neurons.params import DECAY_SCALE
 from .emulator import emulate
-from .format import (BIAS_MAX, HEADROOM, INPUT_LEVELS, STATE_LIMIT, VTH_MAX, WEIGHT_MAX, FixedLayer,
-                     FixedNetwork)
+from .format import (BIAS_MAX, HEADROOM, INPUT_LEVELS, SDNN_MESSAGE_BITS, STATE_LIMIT, VTH_MAX, WEIGHT_MAX,
+                     FixedLayer, FixedNetwork)
+
+#: the largest graded message a sigma-delta layer may send on the calibration images (signed 16 bits, with the
+#: same margin as the current)
+MESSAGE_LIMIT = HEADROOM * ((1 << (SDNN_MESSAGE_BITS - 1)) - 1)
 
 #: graded input needs finer first-layer weights than 8 bits at the neuron's scale
 EXPONENT_RANGE = (-8, 0)
+EXPONENT_MAX = 7  # Loihi's weight exponent is signed 4 bits
 
 
 def _round_even(x: np.ndarray) -> np.ndarray:
@@ -45,27 +58,36 @@ def _layer_scale(w_eff: np.ndarray, bias_eff: np.ndarray, threshold: float | Non
 
 
 def _quantize_layer(layer: SpikingLayer | Readout, name: str, in_shape: tuple[int, ...], in_unit: float,
-                    k: float | None, flatten_input: bool, exp_min: int) -> FixedLayer:
+                    k: float | None, flatten_input: bool, exp_min: int, held: bool = False) -> FixedLayer:
+    """``held``: the input is graded sigma-delta messages, which a CUBA readout's current adds up (iDecay 0)."""
     op, w, stride, padding, out_shape = _geometry(layer.synapse, in_shape)
     b = layer.bias.detach().cpu().double().numpy()
-    if isinstance(layer, SpikingLayer):
+    neuron, bits = "cuba", 0
+    if isinstance(layer, SpikingLayer) and layer.neuron.graded:
+        a = float(layer.alpha)
+        w_eff, b_eff, theta = 64.0 * a * w * in_unit, a * b / 64.0, layer.neuron.threshold / 64.0
+        i_decay, v_decay, neuron, bits = DECAY_SCALE, 0, "sdnn", SDNN_MESSAGE_BITS  # unused: FixedLayer defaults
+    elif isinstance(layer, SpikingLayer):
         a, p = float(layer.alpha), layer.neuron
         gain = p.current_decay / DECAY_SCALE
         w_eff, b_eff, theta = a * gain * w * in_unit, a * b, p.threshold
         i_decay, v_decay = p.current_decay, p.voltage_decay
     else:
         w_eff, b_eff, theta = w * in_unit, b, None
-        i_decay, v_decay = DECAY_SCALE, 0
-    if k is None:
-        k = _layer_scale(w_eff, b_eff, theta, exp_min)
-    # the smallest exponent (finest weights) whose mantissas fit 8 bits
-    exp = int(np.clip(np.ceil(np.log2(64.0 * k * np.abs(w_eff).max() / WEIGHT_MAX + 1e-300)), exp_min, 0))
+        i_decay, v_decay = (0 if held else DECAY_SCALE), 0
+    if k is None:  # a sigma-delta layer starts as high as its threshold allows; the message check lowers it
+        k = VTH_MAX / (64.0 * theta) if neuron == "sdnn" else _layer_scale(w_eff, b_eff, theta, exp_min)
+    # the smallest exponent (finest weights) whose mantissas fit 8 bits; a sigma-delta layer's scale is not
+    # bounded by its weights, whose exponent may then shift left
+    exp_max = EXPONENT_MAX if neuron == "sdnn" else 0
+    exp = int(np.clip(np.ceil(np.log2(64.0 * k * np.abs(w_eff).max() / WEIGHT_MAX + 1e-300)), exp_min, exp_max))
     weight = np.clip(_round_even(64.0 * k * w_eff * 2.0 ** -exp), -WEIGHT_MAX - 2, WEIGHT_MAX).astype(np.int32)
     bias = np.clip(np.rint(64.0 * k * b_eff), -BIAS_MAX - 1, BIAS_MAX).astype(np.int32)
     vth = VTH_MAX if theta is None else int(min(VTH_MAX, max(1, round(64.0 * k * theta))))
     return FixedLayer(name=name, op=op, weight=weight, bias=bias, in_shape=tuple(in_shape), out_shape=out_shape,
                       stride=stride, padding=padding, i_decay=int(i_decay), v_decay=int(v_decay), vth=vth,
-                      spiking=theta is not None, weight_exp=exp, scale=float(k), flatten_input=flatten_input)
+                      spiking=theta is not None, weight_exp=exp, scale=float(k), flatten_input=flatten_input,
+                      neuron=neuron, message_bits=bits)
 
 
 def state_limits(layer: FixedLayer, first: bool = False) -> tuple[float, float]:
@@ -78,8 +100,11 @@ def state_limits(layer: FixedLayer, first: bool = False) -> tuple[float, float]:
     every step, a clip cannot change a spike where :meth:`FixedLayer.static_clip_is_harmless` says so: no
     limit there. (A leaky first layer's negative voltage settles near ``4096 / dv`` times its current, 20x
     in LocNet, so this limit cut the scale of the image's weights, and with it the plain-NetX input levels,
-    by 2-4x.) The readout's voltage is the decoded sum, so it keeps the margin.
+    by 2-4x.) The readout's voltage is the decoded sum, so it keeps the margin. A sigma-delta layer's pair is
+    its largest message (:data:`MESSAGE_LIMIT`) and its ``sigma + bias`` (24 bits).
     """
+    if layer.neuron == "sdnn":
+        return MESSAGE_LIMIT, STATE_LIMIT - 1
     if not layer.spiking:
         return HEADROOM * STATE_LIMIT, HEADROOM * STATE_LIMIT
     free = first and layer.static_clip_is_harmless()
@@ -119,8 +144,14 @@ def _build(model: SpikingNetwork, in_shape: tuple[int, ...], steps: int, warmup:
             continue
         name = m.name if isinstance(m, SpikingLayer) else "readout"
         e = exp_min[min(len(layers), len(exp_min) - 1)]
-        fl = _quantize_layer(m, name, shape, unit, scales.get(len(layers)), flatten, e)
+        held = bool(layers) and layers[-1].neuron == "sdnn"
+        fl = _quantize_layer(m, name, shape, unit, scales.get(len(layers)), flatten, e, held)
         layers.append(fl)
         shape, flatten = fl.out_shape, False
-        unit = 1.0 / float(m.alpha) if isinstance(m, SpikingLayer) else 1.0
-    return FixedNetwork(layers=layers, input_shape=tuple(int(s) for s in in_shape), steps=steps, warmup=warmup)
+        if fl.neuron == "sdnn":  # a message is 64 k alpha per unit of the layer's output
+            unit = 1.0 / (64.0 * fl.scale * float(m.alpha))
+        else:
+            unit = 1.0 / float(m.alpha) if isinstance(m, SpikingLayer) else 1.0
+    # sigma-delta: the image is one delta (sent once; the first layer's sigma holds it)
+    return FixedNetwork(layers=layers, input_shape=tuple(int(s) for s in in_shape), steps=steps, warmup=warmup,
+                        input_once=model.graded)

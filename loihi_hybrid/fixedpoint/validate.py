@@ -192,7 +192,7 @@ def _neuron(g: h5py.Group, where: str, plain: bool, is_input: bool) -> dict[str,
     n = _group(g, "neuron", where)
     nwhere = f"{where} neuron"
     kind = _type(n, nwhere) if ("type" in n or plain) else "CUBA"
-    _check(kind in NEURON_TYPES and (plain or kind == "CUBA"),
+    _check(kind in NEURON_TYPES and (plain or kind in ("CUBA", "SDNN")),
            f"{nwhere}: neuron type {kind[:20]!r} is not supported (CUBA, LOIHI" + (", SDNN)" if plain else ")"))
     for key in ("wgtExp", "weight_exp"):
         if key in n and _scalar(n, key, nwhere, *EXPONENT_LIMITS) != 0:
@@ -326,7 +326,7 @@ def _layer(g: h5py.Group, key: str, kind: str, in_shape: tuple[int, ...], flatte
         _in_range(bias, *lim, where, "bias mantissas")
     else:
         bias = np.zeros(channels, np.int64)
-    _check(fields["neuron"] == "cuba" or not exp, f"{where}: weightExponent needs a CUBA neuron")
+    _check(fields["neuron"] == "cuba" or not exp or not plain, f"{where}: weightExponent needs a CUBA neuron")
     return FixedLayer(name=name, op=kind, weight=weight.astype(np.int32), bias=bias.astype(np.int32),
                       in_shape=tuple(in_shape), out_shape=out_shape, stride=stride, padding=padding,
                       spiking=role != "readout", weight_exp=exp, flatten_input=flatten, dilation=dilation,
@@ -550,8 +550,10 @@ def load_checked(h: h5py.File, require_deploy: bool = False, num_layers: int | N
         layer.scale = float(k)
     once = meta.get("input_once", False)
     _check(isinstance(once, bool), f"metadata 'input_once' must be true or false, got {str(once)[:40]}")
-    _check(not once or (layers[0].neuron == "cuba" and layers[0].i_decay == 0),
-           "metadata 'input_once' needs a first CUBA layer with iDecay 0 (its current holds the input)")
+    _check(not once or (layers[0].neuron == "cuba" and layers[0].i_decay == 0)
+           or (layers[0].neuron == "sdnn" and layers[0].op != "input"),
+           "metadata 'input_once' needs a first CUBA layer with iDecay 0 (its current holds the input) or a "
+           "sigma-delta one (its sigma holds it)")
     net = FixedNetwork(layers=layers, input_shape=input_shape, steps=steps, warmup=warmup,
                        input_levels=int(meta.get("input_levels", INPUT_LEVELS)), meta=meta, input_bits=bits,
                        spike_exp=spike_exp, input_once=once)

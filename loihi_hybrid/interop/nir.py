@@ -59,6 +59,8 @@ def nir_problems(net: FixedNetwork) -> list[str]:
     """Layers that NIR 1.0 cannot express (empty: the network converts)."""
     out = [f"{ly.name}: NIR 1.0 has no transposed-convolution node (nir.ConvTranspose2d does not exist)"
            for ly in net.layers if ly.op == "convT"]
+    out += [f"{ly.name}: NIR 1.0 has no sigma-delta neuron (graded messages of the change of a ReLU)"
+            for ly in net.layers if ly.neuron != "cuba"]
     if net.input_once:
         out.append(f"{net.layers[0].name}: the image is sent once (input_once), held by a current that never "
                    "decays; a NIR graph takes its input every step")

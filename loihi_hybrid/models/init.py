@@ -3,7 +3,8 @@
 With He initialisation the soft-LIF rates shrink layer by layer (mean 0.2 -> 0.008 spikes/step over
 LocNet's 9 spiking layers): the readout then sees an almost constant input and training stalls, and
 deep layers of the SNN stay silent for many steps. Each layer's weights are rescaled and its bias set
-so that its synaptic input on a training batch has mean ``mu`` and standard deviation ``sigma``.
+so that its synaptic input on a training batch has mean ``mu`` and standard deviation ``sigma`` (sigma-delta
+layers, which have no bias: only the standard deviation).
 """
 from __future__ import annotations
 
@@ -25,7 +26,10 @@ def calibrate(model: SpikingNetwork, x: torch.Tensor, mu: float = 0.15, sigma: f
                 layer.synapse.weight.mul_((sigma if isinstance(layer, SpikingLayer) else 1.0) / std)
                 z = layer.project(act.mean)
             mean = float(z.mean())
-            layer.bias.fill_((mu - mean) if isinstance(layer, SpikingLayer) else -mean)
+            if isinstance(layer, SpikingLayer) and layer.neuron.graded:
+                layer.bias.zero_()  # sigma-delta layers have no bias (see SpikingLayer)
+            else:
+                layer.bias.fill_((mu - mean) if isinstance(layer, SpikingLayer) else -mean)
         if isinstance(layer, Readout):
             break
         act = layer(act, Mode.ANN, 1)

@@ -7,6 +7,11 @@
   tensors enter the autograd graph, so memory does not grow with T.
 - ``bptt``: the ``snn`` forward pass with SLAYER's surrogate gradient back-propagated through time.
 
+Sigma-delta neurons (``neuron.kind == "sd"``, graded messages) have no time axis to stream under a static
+input: each neuron sends its activation once, where it reaches the delta threshold
+(:func:`loihi_hybrid.neurons.sigma_delta.static_response`). Their ``snn`` output is that value; ``hybrid``
+(and ``bptt``, which would propagate the same straight-through gradient) back-propagates through the ReLU.
+
 Between layers flows an :class:`Activity`: ``seq`` (N, ..., T) holds the decoded spike trains
 (spikes / scale) and ``mean`` (N, ...) their time average (in ``ann`` mode the rate itself).
 A layer's firing-rate scale ``alpha`` is NengoDL's ``scale_firing_rates``: the neuron receives ``alpha * z``
@@ -22,7 +27,7 @@ from torch import nn
 
 from ..compat import slayer_ops
 from ..neurons import NeuronParams, rate
-from ..neurons import spiking
+from ..neurons import sigma_delta, spiking
 
 
 class Mode(str, Enum):
@@ -67,6 +72,10 @@ class SpikingLayer(_Synaptic):
         super().__init__(synapse, out_channels)
         self.neuron = neuron
         self.name = name
+        if neuron.graded:
+            # no bias: a biased neuron would send its bias before the image arrives (Lava delays each layer by
+            # a step) and again after, and every layer downstream would pass that transient on
+            self.bias.requires_grad_(False)
         self.register_buffer("alpha", torch.ones(()))
         #: spikes per step per neuron (ann: the rate), shape (N, ...); keeps its graph for regularisation
         self.rate: torch.Tensor | None = None
@@ -75,6 +84,8 @@ class SpikingLayer(_Synaptic):
 
     def forward(self, x: Activity, mode: Mode, steps: int) -> Activity:
         a = self.alpha
+        if self.neuron.graded and mode != Mode.ANN:
+            return self._sigma_delta(x, mode, steps)
         # the projection of the time-averaged input: the rate path (ann, hybrid), and for the analog
         # input layer also the constant per-step current; not needed otherwise (snn, bptt)
         z_mean = self.project(x.mean) if mode in (Mode.ANN, Mode.HYBRID) or x.seq is None else None
@@ -117,6 +128,20 @@ class SpikingLayer(_Synaptic):
             spike_rate = spike_rate + (r - r.detach())
         self.rate = spike_rate
         return spike_rate / a
+
+    def _sigma_delta(self, x: Activity, mode: Mode, steps: int) -> Activity:
+        """Sigma-delta neurons under a static input: the value each neuron's one message carries, with the ReLU's
+        gradient in ``hybrid``/``bptt`` mode. ``rate`` is messages per step (each neuron sends at most one per
+        sample); its gradient is the activation's divided by the delta threshold, so that the activity terms push
+        a neuron's activation toward silence in proportion to what its message costs."""
+        a, theta = self.alpha, self.neuron.threshold
+        z = self.project(x.mean)
+        act = rate(a * (z + self.bias_like(z, timed=False)), self.neuron)
+        value, messages = sigma_delta.static_response(act.detach(), theta)
+        grad = act - act.detach() if mode != Mode.SNN else torch.zeros_like(act)
+        self.rate = (messages + grad / theta) / steps
+        self.last_spikes = messages.unsqueeze(-1) if self.record else None
+        return Activity(mean=(value + grad) / a)
 
     def _input_sequence(self, x: Activity, z_mean: torch.Tensor | None, steps: int) -> torch.Tensor:
         if x.seq is None:  # analog input (the image) presented as a constant current for T steps

@@ -40,6 +40,24 @@ class SpikingNetwork(nn.Module):
         self.input_once = False
         self._first_neuron = self.spiking_layers()[0].neuron
 
+    @property
+    def graded(self) -> bool:
+        """Sigma-delta neurons (graded messages) instead of CUBA spiking neurons."""
+        return self._first_neuron.graded
+
+    @property
+    def min_readout_warmup(self) -> int:
+        """The shortest readout warm-up that reads a settled readout on Lava: a sigma-delta network's readout gets
+        its input one step per layer after the image (the layers with a synapse), so that many; else 0."""
+        return len(self.geometry()) if self.graded else 0
+
+    def warmup_problem(self, warmup: int) -> str | None:
+        """Why ``warmup`` cannot be this network's readout warm-up (None: it can)."""
+        if warmup < self.min_readout_warmup:
+            return (f"readout_warmup {warmup} is shorter than the network's {self.min_readout_warmup} layers: on "
+                    "Lava a sigma-delta network's readout gets its input that many steps after the image")
+        return None
+
     def set_input_once(self, once: bool) -> None:
         """Send the image once per sample instead of every step.
 
@@ -56,7 +74,7 @@ class SpikingNetwork(nn.Module):
         mode = Mode(mode)
         if mode != Mode.ANN and steps < 1:
             raise ValueError("steps must be >= 1")
-        if mode in (Mode.SNN, Mode.HYBRID) and not x.is_cuda:
+        if mode in (Mode.SNN, Mode.HYBRID) and not x.is_cuda and not self.graded:
             return self._streamed(x, mode, steps)
         act = Activity(mean=x)
         for layer in self.layers[:-1]:
@@ -109,7 +127,12 @@ class SpikingNetwork(nn.Module):
         ``probe_steps`` steps from rest, and ``r_l`` its mean over the second half of the run (steady state),
         the latency is the first ``t`` with ``mean(c_l[t : t + k]) >= (1 - 1/e) r_l``, ``k = ceil(tau_syn)``
         (one synaptic time constant): a first-order filter's rise time. A layer is never earlier than the one
-        before it; a silent layer (``r_l = 0``) gets the one before it's latency."""
+        before it; a silent layer (``r_l = 0``) gets the one before it's latency.
+
+        Sigma-delta layers send their one message per neuron as soon as their input has arrived: on Lava, whose
+        synapses each delay by one step, layer ``l`` (0-based) sends at step ``l + 1``."""
+        if self.graded:
+            return [i + 1 for i in range(len(self.spiking_layers()))]
         layers = self.spiking_layers()
         per_step = [torch.zeros(probe_steps) for _ in layers]
         was = [m.record for m in layers]

@@ -5,6 +5,8 @@ import math
 from dataclasses import dataclass
 
 DECAY_SCALE = 1 << 12  # Loihi decays are 12-bit fractions of 4096
+#: neuron kinds: leaky and non-leaky CUBA integrate-and-fire (binary spikes), sigma-delta (graded spikes)
+NEURON_KINDS = ("lif", "if", "sd")
 
 
 def decay_from_tau(tau_steps: float) -> int:
@@ -18,8 +20,10 @@ def decay_from_tau(tau_steps: float) -> int:
 class NeuronParams:
     """One layer's neuron model.
 
-    ``kind``: ``"lif"`` (leaky, soft-LIF rate; LocNet) or ``"if"`` (no voltage leak; rectified-linear
-    rate; CAE). ``tau_syn``: synaptic (current) filter in steps, paper 5 ms at dt = 1 ms.
+    ``kind``: ``"lif"`` (leaky, soft-LIF rate; LocNet), ``"if"`` (no voltage leak; rectified-linear
+    rate; CAE) or ``"sd"`` (Loihi 2's sigma-delta neuron with a ReLU: graded spikes that carry the change of
+    ``relu(z + b)`` whenever it reaches ``threshold``, the delta threshold; rate function ``relu``; see
+    :mod:`loihi_hybrid.neurons.sigma_delta`). ``tau_syn``: synaptic (current) filter in steps, paper 5 ms at dt = 1 ms.
     ``tau_rc``: membrane time constant in steps (ignored for ``"if"``). ``gamma``: soft-rectifier
     smoothing. ``t_ref``: extra steps added to the inter-spike period in the smooth rate so that it
     tracks the reset-to-zero neuron's ``1/ceil(period)`` on average (the fractional part of the period
@@ -36,12 +40,17 @@ class NeuronParams:
     scale_grad: float = 1.0
 
     def __post_init__(self) -> None:
-        if self.kind not in ("lif", "if"):
-            raise ValueError(f"neuron kind must be 'lif' or 'if', not {self.kind!r}")
+        if self.kind not in NEURON_KINDS:
+            raise ValueError(f"neuron kind must be 'lif', 'if' or 'sd', not {self.kind!r}")
         if not self.threshold > 0:
             raise ValueError("neuron threshold must be > 0")
         if self.t_ref < 0 or self.gamma < 0:
             raise ValueError("t_ref and gamma must be >= 0")
+
+    @property
+    def graded(self) -> bool:
+        """Sigma-delta: graded messages, no synaptic filter or voltage."""
+        return self.kind == "sd"
 
     @property
     def current_decay(self) -> int:

@@ -42,7 +42,10 @@ def _period(j: torch.Tensor, p: NeuronParams, rectify) -> torch.Tensor:
 
 
 def rate(j: torch.Tensor, p: NeuronParams) -> torch.Tensor:
-    """Smooth, differentiable steady-state rate (spikes per step, at most 1) for input current ``j``."""
+    """Smooth, differentiable steady-state rate (spikes per step, at most 1) for input current ``j``; for a
+    sigma-delta neuron (``kind="sd"``) its activation ``relu(j)``, the value its messages add up to."""
+    if p.kind == "sd":
+        return F.relu(j)
     if p.kind == "if":
         rho = soft_rectify(j, p.gamma)
         return (rho / (p.threshold + p.t_ref * rho)).clamp(max=1.0)

@@ -57,8 +57,11 @@ def export_model(model: SpikingNetwork, cfg: RunConfig, data: DataSplits, path: 
     model = model.cpu().eval()
     task = make_task(cfg)
     calib = data.train.x[:CALIBRATION_IMAGES]
-    fixed = quantize(model, calib, cfg.steps, cfg.readout_warmup, exp_min=EXPONENT_RANGE)
-    if cfg.input_once:  # the same spikes with the image sent once (fixedpoint/once.py)
+    if model.warmup_problem(cfg.readout_warmup):
+        raise InputError(None, model.warmup_problem(cfg.readout_warmup))
+    # sigma-delta layers' scales are set by their 16-bit messages, not their weights: finer weights need exponents
+    fixed = quantize(model, calib, cfg.steps, cfg.readout_warmup, exp_min=(-8,) if model.graded else EXPONENT_RANGE)
+    if cfg.input_once and not model.graded:  # the same spikes with the image sent once (fixedpoint/once.py)
         fixed = send_once(fixed)
     if fmt == "netx" and not keep_exponent:
         fixed = for_plain_netx(fixed, calib)

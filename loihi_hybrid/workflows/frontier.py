@@ -5,7 +5,8 @@ paper-style estimate and T; the ANN as one point (its MAC estimate, no T). Write
 
 A point is a run folder (its ``<task>_hybrid.net`` and ``<task>_converted.net`` where present, and the ANN
 from ``summary.json``) or a ``.net`` file. At a T other than the file's, the readout warm-up is the file's,
-at most ``T // 2`` (:func:`loihi_hybrid.models.network.warmup_for`).
+at most ``T // 2`` (:func:`loihi_hybrid.models.network.warmup_for`); a sigma-delta network keeps its warm-up
+(its pipeline depth) and is not run at a T that leaves no step to read out.
 """
 from __future__ import annotations
 
@@ -45,6 +46,12 @@ def _points(sources: list[str | Path]) -> list[tuple[str, Path | dict]]:
     return out
 
 
+def _warmup_at(net: FixedNetwork, T: int) -> int:
+    """The readout warm-up of ``net`` run at ``T`` steps: its own at its own T; a sigma-delta network's always
+    (its readout's input arrives one step per layer after the image, whatever T); else at most ``T // 2``."""
+    return net.warmup if T == net.steps or net.pipelined else warmup_for(net.warmup, T)
+
+
 def evaluate_point(path: Path, export: tuple[FixedNetwork, dict[str, Any], Task], steps: int,
                    data_dir: str | None, limit: int | None, cache: dict) -> dict[str, Any]:
     """The export at ``path`` (opened: :func:`.deploy.open_export`) run at ``steps`` steps on its test split
@@ -55,7 +62,7 @@ def evaluate_point(path: Path, export: tuple[FixedNetwork, dict[str, Any], Task]
         cache[key] = export_data(path, meta, task, data_dir)
     part = select(cache[key], "test", limit)
     T = steps
-    run = dataclasses.replace(net, steps=T, warmup=warmup_for(net.warmup, T) if T != net.steps else net.warmup)
+    run = dataclasses.replace(net, steps=T, warmup=_warmup_at(net, T))
     r = emulate(run, part.x)
     metric, _ = task.score(task.decode_readout(r.readout, meta["decoding"]), part)
     dt = task.cfg.dt_s
@@ -85,6 +92,10 @@ def frontier(sources: list[str | Path], steps: list[int], out: str | Path, data_
             continue
         own = opened[src][0].steps
         for T in sorted({own, *steps}):
+            if opened[src][0].pipelined and T <= opened[src][0].warmup:
+                log(f"[frontier] {label} T={T}: skipped, a sigma-delta network's readout gets its input only after "
+                    f"step {opened[src][0].warmup - 1}")
+                continue
             row = {"point": label, "source": str(src), "exported_T": T == own,
                    **evaluate_point(src, opened[src], T, data_dir, limit, cache)}
             rows.append(row)

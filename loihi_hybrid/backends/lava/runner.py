@@ -152,6 +152,11 @@ def _state_var(block: object) -> object:
     return neuron.v if hasattr(neuron, "v") else neuron.sigma
 
 
+def _readout_state(lnet: object, shape: tuple[int, ...]) -> np.ndarray:
+    """The readout's state now, in (C, H, W) order."""
+    return _to_chw(np.asarray(_state_var(lnet.layers[-1]).get())[..., None], shape)[..., 0]
+
+
 def _probe(lnet: object, steps: int, record_trains: bool, watch: dict[int, Any] | None = None, first: int = 0,
            raster_len: int = 0) -> tuple[list, list]:
     """A spike counter on every layer output of ``lnet`` (``watch``: layer -> neuron indices (C, H, W order)
@@ -277,11 +282,14 @@ def _run_fresh(path: str | Path, net: FixedNetwork, q: np.ndarray, backend: str,
     v_end = np.zeros((n, *net.readout.out_shape), np.int64)
     trains: list[list[np.ndarray]] = [[] for _ in range(L)]
     build_s = 0.0
+    v_warm = np.zeros_like(v_end)
     for k in range(n):
         t0 = time.perf_counter()
         lnet = HybridNetwork(net_config=str(path), **args)
         frame = _xyc(q[k], net.input_shape)
         data = frame if frame.ndim > len(net.input_shape) else np.repeat(frame[..., None], T, axis=-1)
+        if net.input_once and frame.ndim == len(net.input_shape) and not bias_input:
+            data[..., 1:] = 0  # the image is one event at the first step
         if bias_input:
             lnet.layers[0].neuron.bias_mant.init = data[..., 0]
         else:
@@ -291,9 +299,12 @@ def _run_fresh(path: str | Path, net: FixedNetwork, q: np.ndarray, backend: str,
         counters, sinks = _probe(lnet, T, record_trains)
         build_s += time.perf_counter() - t0
         try:
-            lnet.run(condition=RunSteps(num_steps=T), run_cfg=cfg)
+            if 0 < net.warmup < T:  # the readout window's start, as the reset runs read it
+                lnet.run(condition=RunSteps(num_steps=net.warmup), run_cfg=cfg)
+                v_warm[k] = _readout_state(lnet, net.readout.out_shape)
+            lnet.run(condition=RunSteps(num_steps=T - (net.warmup if 0 < net.warmup < T else 0)), run_cfg=cfg)
             counts[k] = [int(c.per_step.get().sum()) for c in counters]
-            v_end[k] = _to_chw(np.asarray(_state_var(lnet.layers[-1]).get())[..., None], net.readout.out_shape)[..., 0]
+            v_end[k] = _readout_state(lnet, net.readout.out_shape)
             for i, (s, shape) in enumerate(zip(sinks, lnet.layer_shapes)):
                 trains[i].append(_to_chw(s.data.get(), shape))
         finally:
@@ -301,5 +312,5 @@ def _run_fresh(path: str | Path, net: FixedNetwork, q: np.ndarray, backend: str,
         if progress is not None:
             progress(k + 1)
     spikes = [_spike_values(np.stack(tr)) for tr in trains] if record_trains else None
-    return LavaRun(v_warm=np.zeros_like(v_end), v_end=v_end, counts=counts, raster={},
+    return LavaRun(v_warm=v_warm, v_end=v_end, counts=counts, raster={},
                    seconds=time.perf_counter() - t_start, build_seconds=build_s, trains=spikes)
