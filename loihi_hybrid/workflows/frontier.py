@@ -6,7 +6,8 @@ paper-style estimate and T; the ANN as one point (its MAC estimate, no T). Write
 A point is a run folder (its ``<task>_hybrid.net`` and ``<task>_converted.net`` where present, and the ANN
 from ``summary.json``) or a ``.net`` file. At a T other than the file's, the readout warm-up is the file's,
 at most ``T // 2`` (:func:`loihi_hybrid.models.network.warmup_for`); a sigma-delta network keeps its warm-up
-(its pipeline depth) and is not run at a T that leaves no step to read out.
+(its pipeline depth) and runs only at T between that and its own: past its pipeline it sends the same messages
+at any T, and its readout's scale was calibrated for its own T.
 """
 from __future__ import annotations
 
@@ -92,9 +93,14 @@ def frontier(sources: list[str | Path], steps: list[int], out: str | Path, data_
             continue
         own = opened[src][0].steps
         for T in sorted({own, *steps}):
-            if opened[src][0].pipelined and T <= opened[src][0].warmup:
+            net = opened[src][0]
+            if net.pipelined and T <= net.warmup:
                 log(f"[frontier] {label} T={T}: skipped, a sigma-delta network's readout gets its input only after "
-                    f"step {opened[src][0].warmup - 1}")
+                    f"step {net.warmup - 1}")
+                continue
+            if net.pipelined and T > own:  # the same messages, more neuron updates, and a readout sized for `own`
+                log(f"[frontier] {label} T={T}: skipped, a sigma-delta network computes the same at any T past its "
+                    f"pipeline, and its readout's scale was calibrated for T={own} (its voltage would clip)")
                 continue
             row = {"point": label, "source": str(src), "exported_T": T == own,
                    **evaluate_point(src, opened[src], T, data_dir, limit, cache)}
