@@ -84,3 +84,15 @@ def test_init_refuses_a_network_with_the_same_shapes_but_other_strides(source, c
     assert finetune.main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "its layer 1 is conv stride 2 padding 1, this run's is conv stride 1 padding 1" in err[0], err
+
+
+def test_init_refuses_biased_weights_for_sigma_delta_layers(source, capsys, tmp_path):
+    """A sigma-delta layer has no bias (it would send a transient before the image arrives): a CUBA run's
+    checkpoint, whose layers have biases, is refused in one line naming the first such layer."""
+    root, _ = source
+    sd = tmp_path / "sd.json"
+    sd.write_text(json.dumps({**MINI, "neuron": {"kind": "sd"}, "input_once": True, "steps": 12, "readout_warmup": 10}))
+    assert finetune.main(["locnet", "--config", str(sd), "--init", str(root / "src" / "hybrid.pt"),
+                          "--out", str(tmp_path / "o"), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "init_from: its layer conv1 has a bias" in err[0], err

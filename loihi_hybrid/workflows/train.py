@@ -35,6 +35,7 @@ from ..training.conversion import conversion_alphas
 from ..training.loop import Evaluation, RunWarning, evaluate, train_stage
 from ..training.regularization import activity_regularizer
 from ..models.network import warmup_for
+from ..models.layers import SpikingLayer
 from . import runfolder
 from .runfolder import resolve_device
 from .export import export_model
@@ -266,6 +267,11 @@ class Pipeline:
             if g != h:
                 raise InputError(path, f"init_from: its layer {i + 1} is {h[0]} stride {h[2]} padding {h[3]}, "
                                        f"this run's is {g[0]} stride {g[2]} padding {g[3]}; the layers must match")
+        biased = [m.name for i, m in enumerate(self.model.layers) if isinstance(m, SpikingLayer)
+                  and m.neuron.graded and float(theirs[f"layers.{i}.bias"].abs().max()) > 0]
+        if biased:  # a sigma-delta layer's bias would send a transient before the image arrives (models/layers.py)
+            raise InputError(path, f"init_from: its layer {biased[0]} has a bias, which sigma-delta layers "
+                                   "(neuron.kind 'sd') do not: start from a sigma-delta run")
         self.model.load_state_dict(theirs)
         changed = [k for k in _changed_keys(theirs_cfg.to_dict(), self.cfg.to_dict()) if k != "init_from"]
         self.log(f"[ann] weights from {path} ({stage or 'unknown'} stage), not trained"
