@@ -40,3 +40,22 @@ def test_frontier_of_a_tiny_run(tmp_path, capsys):
     # the command line: a bad --steps is one line, exit 2
     assert frontier_cli.main([str(run.folder), "--steps", "4,x", "--out", str(tmp_path / "g")]) == 2
     assert "--steps 4,x" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_frontier_of_a_sigma_delta_run(tmp_path):
+    """A tiny sigma-delta run end to end (train, export, deploy on emu); the frontier runs its files only at T
+    past the pipeline (10 layers) and up to their own T (12)."""
+    sd = {**TINY, "steps": 12, "readout_warmup": 10, "input_once": True, "neuron": {"kind": "sd", "threshold": 0.01}}
+    run = lh.train("locnet", out=tmp_path / "run", overrides=sd)
+    said: list[str] = []
+    rows = frontier([run.folder], [8, 11, 16], tmp_path / "f", log=said.append)
+    assert sorted(r["steps"] for r in rows if r["steps"] is not None) == [11, 12]
+    assert sum("skipped" in s for s in said) == 2
+    own = next(r for r in rows if r["steps"] == 12)
+    emu = lh.deploy(run.folder / "locnet_hybrid.net", backend="emu")
+    assert own["metric"] == pytest.approx(emu["metric"])
+    # the same messages at T = 11 and 12 (one per neuron at most): the same metric, more neuron updates at 12
+    eleven = next(r for r in rows if r["steps"] == 11)
+    assert eleven["metric"] == pytest.approx(own["metric"]) and eleven["snn_horowitz_uj"] == own["snn_horowitz_uj"]
+    assert eleven["loihi_estimate_uj"] < own["loihi_estimate_uj"]
