@@ -180,3 +180,24 @@ def test_nir_refuses_sigma_delta_layers(sd_export):
     _, _, _, fixed, _ = sd_export
     problems = nir_problems(fixed)
     assert sum("no sigma-delta neuron" in p for p in problems) == len(fixed.layers) - 1
+
+
+def test_threshold_rounding_is_reported(sd_export):
+    """The scale starts at the threshold register's limit and halves until the messages fit, so ``k theta`` stays
+    a power of two (exact) while it is >= 1; below that the threshold rounds up to vThMant 1 and is reported."""
+    from loihi_hybrid.fixedpoint.quantize import threshold_rounding
+
+    _, model, x, fixed, _ = sd_export
+
+    def lines(theta: float) -> list[str]:
+        for m in model.spiking_layers():
+            m.neuron = NeuronParams(kind="sd", threshold=theta)
+        try:
+            return threshold_rounding(model, quantize(model, x, fixed.steps, fixed.warmup, exp_min=(-8,)))
+        finally:
+            for m in model.spiking_layers():
+                m.neuron = SD_FINE
+
+    assert lines(0.05) == []
+    tiny = lines(1e-7)  # far below what 16-bit messages resolve
+    assert len(tiny) == len(fixed.layers) - 1 and all("vThMant 1 " in ln for ln in tiny), tiny

@@ -57,6 +57,16 @@ def _layer_scale(w_eff: np.ndarray, bias_eff: np.ndarray, threshold: float | Non
     return float(min(limits))
 
 
+def _sdnn_start_scale(w_eff: np.ndarray, theta: float) -> float:
+    """A sigma-delta layer's first scale: the threshold register's limit halved until the weights fit 8 bits with
+    the largest (left) exponent; the message check then lowers it by powers of two. So ``k theta`` stays a power of
+    two (the threshold lands on the chip's grid exactly while it is >= 1), and no weight is clipped (clipped
+    weights would not scale with ``k``, and the check's step would miss)."""
+    k = VTH_MAX / (64.0 * theta)
+    fit = WEIGHT_MAX * 2.0 ** EXPONENT_MAX / (64.0 * max(float(np.abs(w_eff).max()), 1e-300))
+    return k / 2.0 ** max(0.0, np.ceil(np.log2(k / fit)))
+
+
 def _quantize_layer(layer: SpikingLayer | Readout, name: str, in_shape: tuple[int, ...], in_unit: float,
                     k: float | None, flatten_input: bool, exp_min: int, held: bool = False) -> FixedLayer:
     """``held``: the input is graded sigma-delta messages, which a CUBA readout's current adds up (iDecay 0)."""
@@ -75,8 +85,8 @@ def _quantize_layer(layer: SpikingLayer | Readout, name: str, in_shape: tuple[in
     else:
         w_eff, b_eff, theta = w * in_unit, b, None
         i_decay, v_decay = (0 if held else DECAY_SCALE), 0
-    if k is None:  # a sigma-delta layer starts as high as its threshold allows; the message check lowers it
-        k = VTH_MAX / (64.0 * theta) if neuron == "sdnn" else _layer_scale(w_eff, b_eff, theta, exp_min)
+    if k is None:
+        k = _sdnn_start_scale(w_eff, theta) if neuron == "sdnn" else _layer_scale(w_eff, b_eff, theta, exp_min)
     # the smallest exponent (finest weights) whose mantissas fit 8 bits; a sigma-delta layer's scale is not
     # bounded by its weights, whose exponent may then shift left
     exp_max = EXPONENT_MAX if neuron == "sdnn" else 0
@@ -88,6 +98,21 @@ def _quantize_layer(layer: SpikingLayer | Readout, name: str, in_shape: tuple[in
                       stride=stride, padding=padding, i_decay=int(i_decay), v_decay=int(v_decay), vth=vth,
                       spiking=theta is not None, weight_exp=exp, scale=float(k), flatten_input=flatten_input,
                       neuron=neuron, message_bits=bits)
+
+
+def threshold_rounding(model: SpikingNetwork, fixed: FixedNetwork, tolerance: float = 0.1) -> list[str]:
+    """One line per sigma-delta layer whose chip threshold ``vth / k`` misses the trained delta threshold by more
+    than ``tolerance`` (relative): a layer's scale is capped by its 16-bit messages, so a threshold far below its
+    largest activation rounds (at least to ``vth`` 1)."""
+    out = []
+    for m, ly in zip(model.spiking_layers(), fixed.layers):
+        if ly.neuron != "sdnn":
+            continue
+        want, got = m.neuron.threshold, ly.vth / ly.scale
+        if abs(got - want) > tolerance * want:
+            out.append(f"{ly.name}: delta threshold {want:g} is {got:.3g} on the chip (vThMant {ly.vth} at scale "
+                       f"{ly.scale:.3g}; the 16-bit messages cap the scale): the export's metric includes it")
+    return out
 
 
 def state_limits(layer: FixedLayer, first: bool = False) -> tuple[float, float]:

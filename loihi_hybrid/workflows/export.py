@@ -22,6 +22,7 @@ from ..fsio import check_writable
 from .metadata import export_metadata, netx_loadable, preprocessing
 from ..fixedpoint import EXPONENT_RANGE, INPUT_MESSAGE_BITS, FixedNetwork, emulate, quantize, read_netx, write_netx
 from ..fixedpoint.once import send_once
+from ..fixedpoint.quantize import threshold_rounding
 from ..fixedpoint.plain import for_plain_netx
 from ..models import Mode, SpikingNetwork
 from ..tasks import Task, make_task
@@ -61,6 +62,8 @@ def export_model(model: SpikingNetwork, cfg: RunConfig, data: DataSplits, path: 
         raise InputError(None, model.warmup_problem(cfg.readout_warmup))
     # sigma-delta layers' scales are set by their 16-bit messages, not their weights: finer weights need exponents
     fixed = quantize(model, calib, cfg.steps, cfg.readout_warmup, exp_min=(-8,) if model.graded else EXPONENT_RANGE)
+    for line in threshold_rounding(model, fixed):
+        log(f"[export] warning: {line}")
     if cfg.input_once and not model.graded:  # the same spikes with the image sent once (fixedpoint/once.py)
         fixed = send_once(fixed)
     if fmt == "netx" and not keep_exponent:
