@@ -87,10 +87,11 @@ def _table(s: dict) -> str:
     lines.append(f"Loihi 2 fit: {fit['neurons']} neurons, {fit['synapses']} synapses, about {fit['cores']} cores")
     for w in x["fit"]["warnings"]:
         lines.append(f"warning: {w}")
+    from ..workflows.deploy import overflow_phrase  # noqa: PLC0415 (workflows load on use: a fast --help)
+
     for name, o in (x.get("register_overflows") or {}).items():
-        lines.append(f"warning: {name}: {o['wrapped_currents']} neuron-steps with the current wrapped around at "
-                     f"24 bits, {o['saturated_voltages']} with the voltage clipped: on these inputs the chip leaves "
-                     f"the trained network (re-export with calibration images like them)")
+        lines.append(f"warning: {name}: {overflow_phrase(o)}: on these inputs the chip leaves the trained network "
+                     "(re-export with calibration images like them)")
     return "\n".join(lines)
 
 

@@ -143,6 +143,12 @@ def register_overflows(net: FixedNetwork, overflows: np.ndarray | None) -> dict[
             for ly, (w, v) in zip(net.layers, overflows) if w or v}
 
 
+def overflow_phrase(counts: dict[str, int]) -> str:
+    """One layer's entry of :func:`register_overflows` in words (export's and deploy's warnings)."""
+    return (f"{counts['wrapped_currents']} neuron-steps with the current wrapped around at 24 bits, "
+            f"{counts['saturated_voltages']} with the voltage clipped")
+
+
 def deploy(model_path: str | Path, data: DataSplits, backend: str = "sim", split: str = "test",
            limit: int | None = None, plots: str | Path | None = None,
            progress: Callable[[int], None] | None = None, protocol: str | None = None,

@@ -27,7 +27,7 @@ from ..fixedpoint.plain import for_plain_netx
 from ..models import Mode, SpikingNetwork
 from ..tasks import Task, make_task
 from ..training.loop import evaluate
-from .deploy import open_export
+from .deploy import open_export, overflow_phrase, register_overflows
 from .runs import load_run
 
 CALIBRATION_IMAGES = 64
@@ -40,10 +40,9 @@ def emulated_metric(fixed: FixedNetwork, task: Task, data: DataSplits, decode: C
     ``log`` is told of every layer whose registers wrapped or clipped on the test split."""
     emu = emulate(fixed, data.test.x)
     if log is not None:
-        for ly, (w, v) in zip(fixed.layers, emu.overflows):
-            if w or v:
-                log(f"[export] warning: {ly.name}: on the test split {w} neuron-steps with the current wrapped "
-                    f"around at 24 bits, {v} with the voltage clipped (the calibration images did not reach this)")
+        for name, counts in register_overflows(fixed, emu.overflows).items():
+            log(f"[export] warning: {name}: on the test split {overflow_phrase(counts)} (the calibration images did "
+                "not reach this)")
     return float(task.score(decode(emu.readout), data.test)[0])
 
 
