@@ -56,18 +56,17 @@ def plain_netx_guarded(net: FixedNetwork) -> set[str]:
     if any(ly.op == "convT" for ly in net.layers):
         return set()  # plain NetX stops at the convT layer
     exp = [ly for ly in net.layers if ly.weight_exp]
-    dense = [ly.name for ly in exp if ly.op != "conv"]
-    if net.input_once and net.layers[0].op == "conv":  # the guard on the first layer stops plain NetX before any
-        return {net.layers[0].name} | {ly.name for ly in exp if ly.op == "conv"}
-    if dense:
-        raise ValueError(f"layers {', '.join(dense)}: a dense layer with a weight exponent would run wrong in plain "
-                         "lava-dl NetX, and nothing in the file can stop it: export the plain form (export.py "
-                         "folds a first layer's exponent into the input levels)")
     if net.input_once:  # a plain NetX user sends the image every step: the held first-layer current would add up
         if net.layers[0].op != "conv":
             raise ValueError(f"layer {net.layers[0].name}: an input_once file with a dense first layer would run "
                              "wrong in plain lava-dl NetX (fed every step), and nothing in the file can stop it")
-        exp.append(net.layers[0])
+        # the guard on the first layer stops plain NetX before any later layer, dense ones with exponents included
+        return {net.layers[0].name} | {ly.name for ly in exp if ly.op == "conv"}
+    dense = [ly.name for ly in exp if ly.op != "conv"]
+    if dense:
+        raise ValueError(f"layers {', '.join(dense)}: a dense layer with a weight exponent would run wrong in plain "
+                         "lava-dl NetX, and nothing in the file can stop it: export the plain form (export.py "
+                         "folds a first layer's exponent into the input levels)")
     return {ly.name for ly in exp}
 
 
