@@ -104,6 +104,7 @@ def test_export_is_sigma_delta_with_one_message_per_neuron(sd_export):
     assert [ly.neuron for ly in net.layers] == ["sdnn"] * (len(net.layers) - 1) + ["cuba"]
     assert net.input_once and net.pipelined and net.readout.i_decay == 0  # the readout's current sums the messages
     emu = emulate(net, x, record=True)
+    assert emu.overflows.sum() == 0  # messages within 16 bits, sigma within 24
     for ly, s, c in zip(net.layers[:-1], emu.spikes, emu.counts.T):
         per_neuron = (s != 0).sum(-1)
         assert per_neuron.max() <= 1 and c.sum() > 0, ly.name
@@ -201,3 +202,29 @@ def test_threshold_rounding_is_reported(sd_export):
     assert lines(0.05) == []
     tiny = lines(1e-7)  # far below what 16-bit messages resolve
     assert len(tiny) == len(fixed.layers) - 1 and all("vThMant 1 " in ln for ln in tiny), tiny
+
+
+def test_oversized_messages_and_sigma_are_counted_and_worded():
+    """Lava's Python models keep wider integers than the chip, so the Lava simulator would agree with the emulator
+    where the chip does not: a message wider than 16 bits and a sigma beyond 24 bits are counted, and deploy and
+    export say so in words that fit a sigma-delta layer."""
+    from loihi_hybrid.fixedpoint.emulator import run_network
+    from loihi_hybrid.workflows.deploy import overflow_phrase, register_overflows
+
+    fc = FixedLayer(name="fc", op="dense", weight=np.full((2, 64), 254, np.int32), bias=np.zeros(2, np.int32),
+                    in_shape=(64,), out_shape=(2,), weight_exp=2, vth=0, neuron="sdnn", message_bits=16)
+    out = FixedLayer(name="readout", op="dense", weight=np.ones((1, 2), np.int32), bias=np.zeros(1, np.int32),
+                     in_shape=(2,), out_shape=(1,), spiking=False, i_decay=0, weight_exp=-8)
+    net = FixedNetwork(layers=[fc, out], input_shape=(64,), steps=3, warmup=2, input_once=True)
+    r = run_network(net, np.full((1, 64), 255), 3, pipeline=True, input_once=True)
+    # sigma = 254 * 255 * 64 << 2 = 16.6 M > 2**23 from step 1 on (2 neurons x 2 steps); one message each of
+    # 16.6 M >> 6 = 259 k > 2**15 - 1
+    assert r.overflows.tolist() == [[2, 4], [0, 0]]
+    counts = register_overflows(net, r.overflows)
+    assert counts == {"fc": {"oversized_messages": 2, "overflowed_sigmas": 4}}
+    assert overflow_phrase(counts["fc"]) == ("2 messages wider than the layer's message bits, 4 neuron-steps with "
+                                             "sigma beyond 24 bits")
+    # within range: nothing counted
+    small = FixedNetwork(layers=[FixedLayer(**{**fc.__dict__, "weight_exp": -8}), out], input_shape=(64,), steps=3,
+                         warmup=2, input_once=True)
+    assert run_network(small, np.full((1, 64), 255), 3, pipeline=True, input_once=True).overflows.sum() == 0

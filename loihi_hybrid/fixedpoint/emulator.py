@@ -44,9 +44,12 @@ class EmuResult:
     counts: np.ndarray                  # (N, L) spikes (non-zero messages) per sample and layer
     peak_current: list[float] = field(default_factory=list)  # per layer max |current| before the wrap
     peak_voltage: list[float] = field(default_factory=list)  # per layer max |voltage| before the clip
-    wrapped: np.ndarray | None = None    # (L,) neuron-steps whose current wrapped around at 24 bits
+    #: (L,) neuron-steps whose current wrapped around at 24 bits (a graded layer: whose message was wider than
+    #: the layer's message bits)
+    wrapped: np.ndarray | None = None
     #: (L,) neuron-steps whose voltage was clipped to 24 bits, where a clip can change a spike (not in a first
-    #: layer under a static input that :meth:`FixedLayer.static_clip_is_harmless` clears)
+    #: layer under a static input that :meth:`FixedLayer.static_clip_is_harmless` clears); a sigma-delta
+    #: layer: whose ``sigma + bias`` passed 24 bits
     saturated: np.ndarray | None = None
     spikes: list[np.ndarray] | None = None  # per layer (N, *out_shape, T): bool, or int32 for graded messages
     state: np.ndarray | None = None     # (N, *out_shape, T) last layer's state every step, when recorded
@@ -192,14 +195,16 @@ class _State:
         if ly.neuron == "sigma":
             self.sigma = self.sigma + a
             self.out = self.sigma
+            self._count_graded(self.sigma)
             return self.out
         if ly.op == "input":                    # Delta: encodes its input
             act = a << self.shift
         else:                                   # SigmaDelta with ReLU (NetX's activation)
             self.sigma = self.sigma + a
-            act = torch.clamp(self.sigma + self.bias, min=0)
+            state = self.sigma + self.bias
+            act = torch.clamp(state, min=0)
             if peaks is not None:               # the quantiser's limits: message, and sigma + bias
-                peaks[i][1] = max(peaks[i][1], float((self.sigma + self.bias).abs().max()))
+                peaks[i][1] = max(peaks[i][1], float(state.abs().max()))
         delta = act - self.act + self.residue
         sent = torch.where(delta.abs() >= self.vth, delta, torch.zeros_like(delta))
         self.residue = delta - sent
@@ -207,9 +212,19 @@ class _State:
         if ly.op == "input":
             self.sigma = act
         self.out = sent >> MANT_SHIFT
+        self._count_graded(None if ly.op == "input" else state)
         if peaks is not None:
             peaks[i][0] = max(peaks[i][0], float(self.out.abs().max()))
         return self.out
+
+    def _count_graded(self, state: torch.Tensor | None) -> None:
+        """A graded layer's overflows, counted where the chip would leave the model (Lava's Python models keep
+        wider integers, so ``sim`` agrees with the emulator there): messages wider than the layer's message bits
+        (in ``wrapped``) and ``sigma + bias`` beyond the 24-bit register (in ``saturated``)."""
+        if self.layer.message_bits:
+            self.wrapped += (self.out.abs() > (1 << (self.layer.message_bits - 1)) - 1).sum()
+        if state is not None:
+            self.saturated += (state.abs() > STATE_LIMIT - 1).sum()
 
 
 def _input_bits(net: FixedNetwork) -> list[int]:

@@ -135,18 +135,26 @@ def summarise(task: Task | None, net: FixedNetwork, meta: dict[str, Any], out: B
 
 def register_overflows(net: FixedNetwork, overflows: np.ndarray | None) -> dict[str, dict[str, int]] | None:
     """Per layer where any occurred: neuron-steps whose current wrapped around at 24 bits (the chip then
-    computes garbage) or whose voltage was clipped (it then leaves the trained model); ``{}``: none; None:
-    the back end does not observe its registers (``sim``, ``loihi2``)."""
+    computes garbage) or whose voltage was clipped (it then leaves the trained model), or for a sigma-delta
+    layer messages wider than its message bits and ``sigma`` beyond 24 bits; ``{}``: none; None: the back end
+    does not observe its registers (``sim``, ``loihi2``)."""
     if overflows is None:
         return None
-    return {ly.name: {"wrapped_currents": int(w), "saturated_voltages": int(v)}
+    return {ly.name: dict(zip(OVERFLOW_KEYS[ly.neuron == "cuba"], (int(w), int(v))))
             for ly, (w, v) in zip(net.layers, overflows) if w or v}
+
+
+#: the names of :attr:`EmuResult.overflows`' two columns for a graded (sigma-delta) and a CUBA layer
+OVERFLOW_KEYS = {False: ("oversized_messages", "overflowed_sigmas"), True: ("wrapped_currents", "saturated_voltages")}
 
 
 def overflow_phrase(counts: dict[str, int]) -> str:
     """One layer's entry of :func:`register_overflows` in words (export's and deploy's warnings)."""
-    return (f"{counts['wrapped_currents']} neuron-steps with the current wrapped around at 24 bits, "
-            f"{counts['saturated_voltages']} with the voltage clipped")
+    if "wrapped_currents" in counts:
+        return (f"{counts['wrapped_currents']} neuron-steps with the current wrapped around at 24 bits, "
+                f"{counts['saturated_voltages']} with the voltage clipped")
+    return (f"{counts['oversized_messages']} messages wider than the layer's message bits, "
+            f"{counts['overflowed_sigmas']} neuron-steps with sigma beyond 24 bits")
 
 
 def deploy(model_path: str | Path, data: DataSplits, backend: str = "sim", split: str = "test",
