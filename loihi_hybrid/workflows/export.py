@@ -57,8 +57,9 @@ def export_model(model: SpikingNetwork, cfg: RunConfig, data: DataSplits, path: 
     model = model.cpu().eval()
     task = make_task(cfg)
     calib = data.train.x[:CALIBRATION_IMAGES]
-    if model.warmup_problem(cfg.readout_warmup):
-        raise InputError(None, model.warmup_problem(cfg.readout_warmup))
+    problem = model.warmup_problem(cfg.readout_warmup)
+    if problem:
+        raise InputError(None, problem)
     # sigma-delta layers' scales are set by their 16-bit messages, not their weights: finer weights need exponents
     fixed = quantize(model, calib, cfg.steps, cfg.readout_warmup, exp_min=(-8,) if model.graded else EXPONENT_RANGE)
     for line in threshold_rounding(model, fixed):

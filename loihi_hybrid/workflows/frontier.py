@@ -91,9 +91,9 @@ def frontier(sources: list[str | Path], steps: list[int], out: str | Path, data_
             # with --limit the exports see the first N groups, the ANN's figure is its run's whole test split
             ann.append((f"{label} (full test split)" if limit is not None else label, src))
             continue
-        own = opened[src][0].steps
+        net = opened[src][0]
+        own = net.steps
         for T in sorted({own, *steps}):
-            net = opened[src][0]
             if net.pipelined and T <= net.warmup:
                 log(f"[frontier] {label} T={T}: skipped, a sigma-delta network's readout gets its input only after "
                     f"step {net.warmup - 1}")

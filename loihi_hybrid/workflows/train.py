@@ -103,8 +103,9 @@ class Pipeline:
         np.random.seed(self.cfg.seed)
         self.task = make_task(self.cfg)
         self.model = self.task.build(self.in_channels).to(self.device)
-        if self.model.warmup_problem(self.cfg.readout_warmup):  # found before training, not at the export
-            raise InputError("config", self.model.warmup_problem(self.cfg.readout_warmup))
+        problem = self.model.warmup_problem(self.cfg.readout_warmup)
+        if problem:  # found before training, not at the export
+            raise InputError("config", problem)
         self.task.prepare(self.model, self.data)
         distributed.broadcast_state(self.model)  # every rank starts from rank 0's initialisation
         self.state = {"rows": {}, "history": {}}
