@@ -228,3 +228,9 @@ def test_oversized_messages_and_sigma_are_counted_and_worded():
     small = FixedNetwork(layers=[FixedLayer(**{**fc.__dict__, "weight_exp": -8}), out], input_shape=(64,), steps=3,
                          warmup=2, input_once=True)
     assert run_network(small, np.full((1, 64), 255), 3, pipeline=True, input_once=True).overflows.sum() == 0
+    # the last layer's messages go nowhere (its state is read): a Sigma output of 128 k is not an oversized message
+    sigma_out = FixedLayer(name="out", op="dense", weight=np.full((1, 2), 254, np.int32), bias=np.zeros(1, np.int32),
+                           in_shape=(2,), out_shape=(1,), spiking=False, neuron="sigma", message_bits=16)
+    plain = FixedNetwork(layers=[small.layers[0], sigma_out], input_shape=(64,), steps=3, warmup=0)
+    r = run_network(plain, np.full((1, 64), 255), 3, pipeline=True, input_once=True)
+    assert int(np.abs(r.v_end).max()) > 2 ** 15 and r.overflows.sum() == 0

@@ -148,8 +148,9 @@ class _Synapse:
 class _State:
     """One layer's neuron registers for a batch of ``b`` samples, all starting at 0."""
 
-    def __init__(self, layer: FixedLayer, b: int, spike_exp: int) -> None:
+    def __init__(self, layer: FixedLayer, b: int, spike_exp: int, sends: bool = True) -> None:
         self.layer = layer
+        self.sends = sends  # its messages feed another layer (the last layer's state is read instead)
         shape = (b, *layer.out_shape)
         zeros = lambda: torch.zeros(shape, dtype=torch.int64)  # noqa: E731
         view = (-1, *([1] * (len(layer.out_shape) - 1)))
@@ -219,9 +220,9 @@ class _State:
 
     def _count_graded(self, state: torch.Tensor | None) -> None:
         """A graded layer's overflows, counted where the chip would leave the model (Lava's Python models keep
-        wider integers, so ``sim`` agrees with the emulator there): messages wider than the layer's message bits
-        (in ``wrapped``) and ``sigma + bias`` beyond the 24-bit register (in ``saturated``)."""
-        if self.layer.message_bits:
+        wider integers, so ``sim`` agrees with the emulator there): messages to the next layer wider than the
+        layer's message bits (in ``wrapped``) and ``sigma + bias`` beyond the 24-bit register (in ``saturated``)."""
+        if self.layer.message_bits and self.sends:
             self.wrapped += (self.out.abs() > (1 << (self.layer.message_bits - 1)) - 1).sum()
         if state is not None:
             self.saturated += (state.abs() > STATE_LIMIT - 1).sum()
@@ -273,7 +274,7 @@ def run_network(net: FixedNetwork, drive: np.ndarray, steps: int, *, bias_input:
         for lo in range(0, n, batch_size):
             q = torch.as_tensor(drive[lo:lo + batch_size], dtype=torch.int64)
             b = len(q)
-            st = [_State(ly, b, net.spike_exp) for ly in net.layers]
+            st = [_State(ly, b, net.spike_exp, sends=i < L - 1) for i, ly in enumerate(net.layers)]
             prev_in = torch.zeros_like(q[..., 0] if timed else q)
             rec: list[list[np.ndarray]] | None = [[] for _ in range(L)] if record else None
             vals: list[np.ndarray] = []
